@@ -1,0 +1,131 @@
+//! Command-line definitions (clap). Only argument shapes live here; behaviour is in the library
+//! modules that each subcommand calls from `main.rs`.
+
+use crate::config::{OutputFormat, ScaleToZero, ServiceProvider};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Convert Knative Services to Nomad jobs, deploy them, and verify the migration.
+#[derive(Debug, Parser)]
+#[command(name = "knative2nomad", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert Knative Service YAML/JSON (files, directories or `-` for stdin) to Nomad jobs.
+    Convert(ConvertArgs),
+    /// Exit 0 when the committed job files in --against equal what `convert -o` would write now.
+    Check(CheckArgs),
+    /// Check Nomad job files (API JSON or the HCL this tool writes) against Nomad's rules offline.
+    Validate(ValidateArgs),
+    /// Print the documentation of a finding code, e.g. `knative2nomad explain K2N020`.
+    Explain(ExplainArgs),
+    /// Register jobs on a Nomad cluster and follow them to healthy, like `nomad job run`.
+    Deploy(crate::deploy::DeployArgs),
+    /// Benchmark cold start and warm latency of the Knative original and the Nomad migration.
+    Verify(crate::verify::VerifyArgs),
+}
+
+/// Settings that change what a Knative Service becomes. Flags override the config file.
+#[derive(Debug, Clone, Args, Default)]
+pub struct MappingArgs {
+    /// A TOML-free settings file (YAML or JSON) with the same keys as these flags, in kebab-case.
+    #[arg(long, value_name = "FILE", env = "K2N_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Nomad MHz given for one Kubernetes CPU core (`cpu = cores × this`). Default 1000.
+    #[arg(long, value_name = "MHZ")]
+    pub cpu_mhz_per_core: Option<u64>,
+    /// Datacenters the jobs may run in (repeatable). Default `*` (any).
+    #[arg(long = "datacenter", value_name = "DC")]
+    pub datacenters: Vec<String>,
+    /// Nomad region of the jobs. Default: unset (the agent's region).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Nomad namespace for every job, instead of the Service's metadata.namespace.
+    #[arg(long = "nomad-namespace", value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Service discovery provider for the generated services.
+    #[arg(long, value_enum)]
+    pub service_provider: Option<ServiceProvider>,
+    /// Add Traefik router tags so each public service gets a host like Knative's route.
+    #[arg(long)]
+    pub traefik: bool,
+    /// Domain for ingress hosts (Knative's config-domain), used with --traefik.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Host pattern for ingress, with Knative's {name}, {namespace} and {domain} placeholders.
+    #[arg(long, value_name = "PATTERN")]
+    pub domain_template: Option<String>,
+    /// Scaling maximum used when the Service sets no max-scale (Knative: unlimited). Default 10.
+    #[arg(long, value_name = "N")]
+    pub default_max_scale: Option<u64>,
+    /// How to keep Knative's scale to zero: `none` keeps one instance up, `sablier` adds the
+    /// group meta that Sablier's Nomad provider reads.
+    #[arg(long, value_enum)]
+    pub scale_to_zero: Option<ScaleToZero>,
+    /// Fail (exit 1) when any warning is reported.
+    #[arg(long)]
+    pub strict: bool,
+    /// Accept a finding code under --strict (repeatable, or comma-separated).
+    #[arg(long = "allow", value_name = "CODE", value_delimiter = ',')]
+    pub allow: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Files, directories (walked for *.yaml, *.yml, *.json) or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write one file per job under this directory instead of printing to stdout.
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Output format: HCL2 job files or Nomad API JSON (`{"Job": ...}`).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Hcl)]
+    pub format: OutputFormat,
+    /// Overwrite existing files that this tool did not write.
+    #[arg(long)]
+    pub force: bool,
+    /// How findings are printed on stderr.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Knative sources, as for `convert`.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Directory holding the committed job files.
+    #[arg(long, value_name = "DIR")]
+    pub against: PathBuf,
+    /// Format of the committed job files.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Hcl)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Nomad job files: API JSON (`{"Job": ...}` or a bare job) or HCL2 job files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A finding code such as K2N020.
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum MessageFormat {
+    #[default]
+    Human,
+    Json,
+}

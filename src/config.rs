@@ -1,0 +1,218 @@
+//! Conversion settings: defaults, the optional settings file, and the flags that override it.
+//! Everything that changes what a Service becomes is in [`ConvertOptions`], so one value
+//! describes a run and `check` can regenerate exactly what `convert` wrote.
+
+use crate::cli::MappingArgs;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// Output format of job files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    #[default]
+    Hcl,
+    Json,
+}
+
+impl OutputFormat {
+    /// File extension of a job file in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Hcl => "nomad.hcl",
+            OutputFormat::Json => "nomad.json",
+        }
+    }
+}
+
+/// Nomad service discovery provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceProvider {
+    #[default]
+    Nomad,
+    Consul,
+}
+
+impl ServiceProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceProvider::Nomad => "nomad",
+            ServiceProvider::Consul => "consul",
+        }
+    }
+}
+
+/// What to do with Knative's scale to zero (min-scale 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleToZero {
+    /// Keep at least one instance running (Nomad has no request-driven activator).
+    #[default]
+    None,
+    /// Register the group with Sablier's Nomad provider, which scales it up on the first request.
+    Sablier,
+}
+
+/// Knative's default route host pattern (config-network `domain-template`).
+pub const DEFAULT_DOMAIN_TEMPLATE: &str = "{name}.{namespace}.{domain}";
+
+/// Every setting of a conversion run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertOptions {
+    /// MHz per Kubernetes core. 1000 by default: Kubernetes defines 1 CPU as one core (1000m), and
+    /// Nomad's unit is MHz of one core, so 1000 keeps `250m` readable as `250`; sites with faster
+    /// cores should set their clock (e.g. 2400) so shares match what the node fingerprints.
+    pub cpu_mhz_per_core: u64,
+    pub datacenters: Vec<String>,
+    pub region: Option<String>,
+    pub namespace_override: Option<String>,
+    pub service_provider: ServiceProvider,
+    pub traefik: bool,
+    pub domain: String,
+    pub domain_template: String,
+    pub default_max_scale: u64,
+    pub scale_to_zero: ScaleToZero,
+    pub strict: bool,
+    pub allow: Vec<String>,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            cpu_mhz_per_core: 1000,
+            datacenters: vec!["*".to_string()],
+            region: None,
+            namespace_override: None,
+            service_provider: ServiceProvider::Nomad,
+            traefik: false,
+            domain: "example.com".to_string(),
+            domain_template: DEFAULT_DOMAIN_TEMPLATE.to_string(),
+            default_max_scale: 10,
+            scale_to_zero: ScaleToZero::None,
+            strict: false,
+            allow: Vec::new(),
+        }
+    }
+}
+
+/// The settings file: the same keys as the flags, in kebab-case, YAML or JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct SettingsFile {
+    cpu_mhz_per_core: Option<u64>,
+    datacenters: Option<Vec<String>>,
+    region: Option<String>,
+    nomad_namespace: Option<String>,
+    service_provider: Option<ServiceProvider>,
+    traefik: Option<bool>,
+    domain: Option<String>,
+    domain_template: Option<String>,
+    default_max_scale: Option<u64>,
+    scale_to_zero: Option<ScaleToZero>,
+    strict: Option<bool>,
+    allow: Option<Vec<String>>,
+}
+
+impl ConvertOptions {
+    /// Defaults, then the settings file (if any), then flags.
+    pub fn from_args(args: &MappingArgs) -> Result<ConvertOptions> {
+        let mut opts = ConvertOptions::default();
+        if let Some(path) = &args.config {
+            opts.apply_file(path)?;
+        }
+        if let Some(v) = args.cpu_mhz_per_core {
+            opts.cpu_mhz_per_core = v;
+        }
+        if !args.datacenters.is_empty() {
+            opts.datacenters = args.datacenters.clone();
+        }
+        if args.region.is_some() {
+            opts.region = args.region.clone();
+        }
+        if args.namespace.is_some() {
+            opts.namespace_override = args.namespace.clone();
+        }
+        if let Some(p) = args.service_provider {
+            opts.service_provider = p;
+        }
+        opts.traefik |= args.traefik;
+        if let Some(d) = &args.domain {
+            opts.domain = d.clone();
+        }
+        if let Some(t) = &args.domain_template {
+            opts.domain_template = t.clone();
+        }
+        if let Some(m) = args.default_max_scale {
+            opts.default_max_scale = m;
+        }
+        if let Some(s) = args.scale_to_zero {
+            opts.scale_to_zero = s;
+        }
+        opts.strict |= args.strict;
+        opts.allow.extend(args.allow.iter().map(|c| c.trim().to_ascii_uppercase()));
+        opts.check()?;
+        Ok(opts)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read settings file {}", path.display()))?;
+        let file: SettingsFile = serde_yaml::from_str(&text)
+            .with_context(|| format!("{}: invalid settings file", path.display()))?;
+        let SettingsFile {
+            cpu_mhz_per_core,
+            datacenters,
+            region,
+            nomad_namespace,
+            service_provider,
+            traefik,
+            domain,
+            domain_template,
+            default_max_scale,
+            scale_to_zero,
+            strict,
+            allow,
+        } = file;
+        if let Some(v) = cpu_mhz_per_core {
+            self.cpu_mhz_per_core = v;
+        }
+        if let Some(v) = datacenters {
+            self.datacenters = v;
+        }
+        self.region = region.or(self.region.take());
+        self.namespace_override = nomad_namespace.or(self.namespace_override.take());
+        if let Some(v) = service_provider {
+            self.service_provider = v;
+        }
+        self.traefik = traefik.unwrap_or(self.traefik);
+        if let Some(v) = domain {
+            self.domain = v;
+        }
+        if let Some(v) = domain_template {
+            self.domain_template = v;
+        }
+        if let Some(v) = default_max_scale {
+            self.default_max_scale = v;
+        }
+        if let Some(v) = scale_to_zero {
+            self.scale_to_zero = v;
+        }
+        self.strict = strict.unwrap_or(self.strict);
+        if let Some(v) = allow {
+            self.allow.extend(v.iter().map(|c| c.trim().to_ascii_uppercase()));
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<()> {
+        anyhow::ensure!(self.cpu_mhz_per_core > 0, "--cpu-mhz-per-core must be at least 1");
+        anyhow::ensure!(self.default_max_scale > 0, "--default-max-scale must be at least 1");
+        anyhow::ensure!(
+            !self.datacenters.iter().any(|d| d.is_empty()),
+            "--datacenter must not be empty"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! knative2nomad: convert Knative Services to Nomad jobs, deploy them, and verify the migration.
+//!
+//! The pipeline (see docs/mapping.md): [`knative::load`] reads YAML/JSON documents with their
+//! source locations, [`knative::model`] holds the typed Knative Service, [`convert`] maps it to the
+//! typed Nomad model in [`nomad::model`] while recording [`findings`], and [`nomad::hcl`] /
+//! serde_json render it. [`migrate`] runs the pipeline over many inputs; [`deploy`] and [`verify`]
+//! act on a real cluster.
+
+pub mod cli;
+pub mod config;
+pub mod convert;
+pub mod deploy;
+pub mod findings;
+pub mod knative;
+pub mod migrate;
+pub mod nomad;
+pub mod verify;
