@@ -1,22 +1,162 @@
-//! Entry point: parse the command line, run the subcommand, map the outcome to an exit code
-//! (0 success, 1 failure, 2 usage error — clap exits with 2 itself).
+//! Entry point: parse the command line, run the subcommand, print results (jobs on stdout,
+//! findings and errors on stderr) and map the outcome to an exit code: 0 success, 1 failure
+//! (an input could not be converted, a check failed, --strict tripped), 2 usage error.
 
 use clap::Parser;
-use knative2nomad::cli::{Cli, Command};
+use knative2nomad::cli::{CheckArgs, Cli, Command, ConvertArgs, MessageFormat, ValidateArgs};
+use knative2nomad::config::{ConvertOptions, OutputFormat};
+use knative2nomad::findings::{self, Finding};
+use knative2nomad::migrate::{self, Batch};
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Convert(args) => convert(args),
+        Command::Check(args) => check(args),
+        Command::Validate(args) => validate(args),
+        Command::Explain(args) => explain(&args.code),
         Command::Deploy(args) => knative2nomad::deploy::run(args),
         Command::Verify(args) => knative2nomad::verify::run(args),
-        _ => Err(anyhow::anyhow!("not wired yet")),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn print_findings(batch: &Batch, format: MessageFormat) {
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    let mut all: Vec<&Finding> = batch.all_findings().collect();
+    all.sort_by(|a, b| {
+        (a.location.file.as_ref(), a.location.line, a.location.column, a.code).cmp(&(
+            b.location.file.as_ref(),
+            b.location.line,
+            b.location.column,
+            b.code,
+        ))
+    });
+    for f in all {
+        let _ = match format {
+            MessageFormat::Human => {
+                let source = batch.sources.get(&f.location.file).map(|s| s.as_ref());
+                writeln!(err, "{}", findings::render_human(f, source))
+            }
+            MessageFormat::Json => {
+                writeln!(err, "{}", serde_json::to_string(f).unwrap_or_default())
+            }
+        };
+    }
+}
+
+fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    let opts = ConvertOptions::from_args(&args.mapping)?;
+    let batch = migrate::run(&args.paths, &opts);
+    print_findings(&batch, args.message_format);
+    let mut failed = batch.failed(&opts);
+    match &args.output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            let mut first = true;
+            for s in &batch.services {
+                let Some(job) = s.job() else { continue };
+                if !first && args.format == OutputFormat::Hcl {
+                    writeln!(out)?;
+                }
+                first = false;
+                out.write_all(migrate::render(job, &s.source, args.format).as_bytes())?;
+            }
+        }
+        Some(dir) => {
+            let report = migrate::write_outputs(&batch, dir, args.format, args.force);
+            for path in &report.refused {
+                eprintln!(
+                    "error: {} exists and was not written by knative2nomad; not overwritten (use --force)",
+                    path.display()
+                );
+            }
+            for (path, e) in &report.errors {
+                eprintln!("error: cannot write {}: {e}", path.display());
+            }
+            failed |= !report.refused.is_empty() || !report.errors.is_empty();
+            eprintln!(
+                "wrote {} file(s), {} unchanged, under {}",
+                report.written.len(),
+                report.unchanged.len(),
+                dir.display()
+            );
+        }
+    }
+    if args.message_format == MessageFormat::Human {
+        eprintln!("{}", migrate::summary(&batch));
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let opts = ConvertOptions::from_args(&args.mapping)?;
+    let batch = migrate::run(&args.paths, &opts);
+    let errors: Vec<&Finding> = batch
+        .all_findings()
+        .filter(|f| f.severity == findings::Severity::Error)
+        .collect();
+    for f in &errors {
+        eprintln!("{}", findings::render_human(f, batch.sources.get(&f.location.file).map(|s| s.as_ref())));
+    }
+    let report = migrate::check(&batch, &args.against, args.format);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (_, diff) in &report.changed {
+        out.write_all(diff.as_bytes())?;
+    }
+    for path in &report.missing {
+        writeln!(out, "missing: {} (convert would write it)", args.against.join(path).display())?;
+    }
+    for path in &report.orphaned {
+        writeln!(out, "orphaned: {} (no Service produces it)", args.against.join(path).display())?;
+    }
+    let ok = report.in_sync() && errors.is_empty();
+    eprintln!(
+        "{}: {} changed, {} missing, {} orphaned",
+        if ok { "in sync" } else { "out of sync" },
+        report.changed.len(),
+        report.missing.len(),
+        report.orphaned.len()
+    );
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let mut bad = 0;
+    for file in &args.files {
+        let problems = knative2nomad::nomad::validate::validate_file(file);
+        if problems.is_empty() {
+            println!("{}: valid", file.display());
+        } else {
+            bad += 1;
+            for p in problems {
+                eprintln!("{}: {p}", file.display());
+            }
+        }
+    }
+    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn explain(code: &str) -> anyhow::Result<ExitCode> {
+    match findings::lookup(code) {
+        Some(info) => {
+            print!("{}", findings::explain(info));
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("error: unknown finding code {code:?}; see docs/findings.md for the list");
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -1,1 +1,357 @@
-//! migrate
+//! Running the pipeline over many inputs: walk paths, read and split documents, resolve
+//! ConfigMaps/Secrets across all inputs, convert Services in parallel, detect duplicate job IDs,
+//! render, and write files atomically; plus `check`, which compares with committed files.
+//!
+//! Printing is left to the caller (main), so this module stays testable.
+
+use crate::config::{ConvertOptions, OutputFormat};
+use crate::convert::{Converted, convert_service};
+use crate::findings::{Finding, Location, Severity};
+use crate::knative::load::{self, Document, DocumentKind, Input, Resources};
+use crate::nomad::hcl::render_job;
+use crate::nomad::model::Job;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One converted (or failed) Service of a batch.
+#[derive(Debug, Clone)]
+pub struct ServiceOutcome {
+    pub converted: Converted,
+    pub source: Arc<str>,
+    pub relative_dir: PathBuf,
+    /// Where the Service's name is, for messages about the Service as a whole.
+    pub location: Location,
+}
+
+impl ServiceOutcome {
+    pub fn job(&self) -> Option<&Job> {
+        self.converted.job.as_ref()
+    }
+    /// Output file path relative to the output directory.
+    pub fn output_path(&self, format: OutputFormat) -> PathBuf {
+        self.relative_dir
+            .join(format!("{}.{}", self.converted.job_id, format.extension()))
+    }
+}
+
+/// Everything a batch produced, in input order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub services: Vec<ServiceOutcome>,
+    /// Findings not tied to one Service: unreadable files, syntax errors, unconverted kinds.
+    pub other_findings: Vec<Finding>,
+    /// Input texts by name, to show source lines in diagnostics.
+    pub sources: HashMap<Arc<str>, Arc<str>>,
+    pub files_read: usize,
+}
+
+impl Batch {
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.other_findings
+            .iter()
+            .chain(self.services.iter().flat_map(|s| s.converted.findings.iter()))
+    }
+
+    pub fn failed(&self, opts: &ConvertOptions) -> bool {
+        let all: Vec<Finding> = self.all_findings().cloned().collect();
+        crate::findings::fails(&all, opts.strict, &opts.allow)
+    }
+}
+
+/// Converts everything under `paths`.
+pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
+    let mut batch = Batch::default();
+    let files = match load::expand_paths(paths) {
+        Ok(files) => files,
+        Err(f) => {
+            batch.other_findings.push(f);
+            return batch;
+        }
+    };
+    batch.files_read = files.len();
+    let read: Vec<Result<Input, Finding>> = files
+        .par_iter()
+        .map(|(path, rel)| load::read_input(path, rel.clone()))
+        .collect();
+    let mut inputs = Vec::new();
+    for r in read {
+        match r {
+            Ok(input) => inputs.push(input),
+            Err(f) => batch.other_findings.push(f),
+        }
+    }
+    let split: Vec<(Vec<Document>, Vec<Finding>)> =
+        inputs.par_iter().map(load::split_documents).collect();
+    for input in &inputs {
+        batch.sources.insert(input.name.clone(), Arc::from(input.text.as_str()));
+    }
+    let mut resources = Resources::default();
+    let mut services = Vec::new();
+    for (docs, errors) in split {
+        batch.other_findings.extend(errors);
+        for doc in docs {
+            let kind = load::classify(&doc);
+            match kind {
+                DocumentKind::KnativeService => services.push(doc),
+                DocumentKind::ConfigMap | DocumentKind::Secret => resources.add(&doc, kind),
+                DocumentKind::OtherKnative | DocumentKind::Eventing => {
+                    batch.other_findings.push(unconverted_kind(&doc, kind));
+                }
+                DocumentKind::Other => {}
+            }
+        }
+    }
+    let converted: Vec<ServiceOutcome> = services
+        .par_iter()
+        .map(|doc| ServiceOutcome {
+            converted: convert_service(doc, &resources, opts),
+            source: doc.file.clone(),
+            relative_dir: doc.relative_dir.clone(),
+            location: doc.location("metadata.name"),
+        })
+        .collect();
+    batch.services = mark_duplicates(converted);
+    batch
+}
+
+fn unconverted_kind(doc: &Document, kind: DocumentKind) -> Finding {
+    let location = doc.location("kind");
+    let name = doc.name().unwrap_or("(unnamed)");
+    if kind == DocumentKind::OtherKnative && doc.kind() == "Service" {
+        return Finding::new(
+            "K2N005",
+            location,
+            "apiVersion",
+            format!(
+                "Service {name:?} uses apiVersion {}; only serving.knative.dev/v1 is converted",
+                doc.api_version()
+            ),
+        );
+    }
+    Finding::new(
+        "K2N036",
+        location,
+        "kind",
+        format!(
+            "{} {name:?} ({}) is not converted",
+            doc.kind(),
+            doc.api_version()
+        ),
+    )
+}
+
+/// The same job ID twice in one namespace and output directory. Within one file the later
+/// document wins, as with `kubectl apply -f` (it updates the Service); across files the first
+/// file wins. The other is reported and not written.
+fn mark_duplicates(mut services: Vec<ServiceOutcome>) -> Vec<ServiceOutcome> {
+    let mut seen: HashMap<(String, String, PathBuf), usize> = HashMap::new();
+    for i in 0..services.len() {
+        let s = &services[i];
+        if s.converted.job.is_none() || s.converted.job_id.is_empty() {
+            continue;
+        }
+        let key = (
+            s.converted.namespace.clone(),
+            s.converted.job_id.clone(),
+            s.relative_dir.clone(),
+        );
+        let Some(&first) = seen.get(&key) else {
+            seen.insert(key, i);
+            continue;
+        };
+        let same_file = services[first].source == services[i].source;
+        let (loser, winner) = if same_file { (first, i) } else { (i, first) };
+        let message = if same_file {
+            format!(
+                "job {:?} is defined again at line {} of the same file, which replaces this one (as kubectl apply would)",
+                services[i].converted.job_id, services[i].location.line
+            )
+        } else {
+            format!(
+                "job {:?} is already produced by {}; this one is not written",
+                services[i].converted.job_id, services[first].source
+            )
+        };
+        let location = services[loser].location.clone();
+        let lost = &mut services[loser].converted;
+        lost.findings.push(Finding::new("K2N049", location, "metadata.name", message));
+        lost.job = None;
+        seen.insert(key, winner);
+    }
+    services
+}
+
+/// The first line of every HCL file this tool writes; also how it recognises its own files.
+pub const GENERATED_MARKER: &str = "# Generated by knative2nomad";
+
+/// Renders a job in the chosen format.
+pub fn render(job: &Job, source: &str, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Hcl => format!(
+            "{GENERATED_MARKER} from {source}. Edit the Knative Service and convert again.\n{}",
+            render_job(job)
+        ),
+        OutputFormat::Json => {
+            let wrapped = serde_json::json!({ "Job": job });
+            let mut text = serde_json::to_string_pretty(&wrapped).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+    }
+}
+
+/// The files a batch would write: relative path → content.
+pub fn planned_files(batch: &Batch, format: OutputFormat) -> BTreeMap<PathBuf, String> {
+    let mut files = BTreeMap::new();
+    for s in &batch.services {
+        if let Some(job) = s.job() {
+            files.insert(s.output_path(format), render(job, &s.source, format));
+        }
+    }
+    files
+}
+
+/// Whether `path` holds a file this tool wrote (so it may be replaced without --force).
+fn written_by_us(path: &Path) -> bool {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            text.starts_with(GENERATED_MARKER) || text.contains("\"knative2nomad.version\"")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Writes one file atomically: a temporary file in the same directory, then a rename, so a
+/// reader (or a crash) never sees half a job.
+pub fn write_atomic(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(content.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// What writing a batch did.
+#[derive(Debug, Default)]
+pub struct WriteReport {
+    pub written: Vec<PathBuf>,
+    pub unchanged: Vec<PathBuf>,
+    /// Existing files not written by this tool, left alone (use --force).
+    pub refused: Vec<PathBuf>,
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+pub fn write_outputs(batch: &Batch, out_dir: &Path, format: OutputFormat, force: bool) -> WriteReport {
+    let mut report = WriteReport::default();
+    for (rel, content) in planned_files(batch, format) {
+        let path = out_dir.join(&rel);
+        match std::fs::read_to_string(&path) {
+            Ok(existing) if existing == content => {
+                report.unchanged.push(path);
+                continue;
+            }
+            Ok(_) if !force && !written_by_us(&path) => {
+                report.refused.push(path);
+                continue;
+            }
+            _ => {}
+        }
+        match write_atomic(&path, &content) {
+            Ok(()) => report.written.push(path),
+            Err(e) => report.errors.push((path, e.to_string())),
+        }
+    }
+    report
+}
+
+/// The result of comparing a batch with committed job files.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// (relative path, unified diff) for files whose content differs.
+    pub changed: Vec<(PathBuf, String)>,
+    pub missing: Vec<PathBuf>,
+    /// Job files in the directory that no Service produces any more.
+    pub orphaned: Vec<PathBuf>,
+}
+
+impl CheckReport {
+    pub fn in_sync(&self) -> bool {
+        self.changed.is_empty() && self.missing.is_empty() && self.orphaned.is_empty()
+    }
+}
+
+pub fn check(batch: &Batch, against: &Path, format: OutputFormat) -> CheckReport {
+    let mut report = CheckReport::default();
+    let planned = planned_files(batch, format);
+    for (rel, want) in &planned {
+        match std::fs::read_to_string(against.join(rel)) {
+            Ok(have) if &have == want => {}
+            Ok(have) => {
+                let diff = similar::TextDiff::from_lines(&have, want);
+                let text = diff
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(
+                        &format!("a/{}", rel.display()),
+                        &format!("b/{}", rel.display()),
+                    )
+                    .to_string();
+                report.changed.push((rel.clone(), text));
+            }
+            Err(_) => report.missing.push(rel.clone()),
+        }
+    }
+    let suffix = format!(".{}", format.extension());
+    let mut existing = Vec::new();
+    collect_files(against, against, &suffix, &mut existing);
+    for rel in existing {
+        if !planned.contains_key(&rel) {
+            report.orphaned.push(rel);
+        }
+    }
+    report.orphaned.sort();
+    report
+}
+
+fn collect_files(root: &Path, dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(root, &path, suffix, out);
+        } else if path.to_string_lossy().ends_with(suffix)
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            out.push(rel.to_path_buf());
+        }
+    }
+}
+
+/// Counts of a batch for the summary line.
+pub fn summary(batch: &Batch) -> String {
+    let ok = batch.services.iter().filter(|s| s.job().is_some()).count();
+    let failed = batch.services.len() - ok;
+    let count = |sev| batch.all_findings().filter(|f| f.severity == sev).count();
+    format!(
+        "{ok} service(s) converted, {failed} failed, from {} file(s); {} error(s), {} warning(s), {} note(s)",
+        batch.files_read,
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info)
+    )
+}

@@ -1,1 +1,360 @@
-//! convert
+//! The mapping from a typed Knative Service to a typed Nomad job (docs/mapping.md is its
+//! contract). One file per concern; this one holds the shared context and assembles the job.
+//!
+//! Conversion never fails outright: it returns the job (or none, when an error finding stops
+//! it) together with every finding, so a batch can report everything in one pass.
+
+mod container;
+mod env;
+mod probes;
+pub mod quantity;
+mod scaling;
+mod traffic;
+mod volumes;
+
+use crate::config::{ConvertOptions, ScaleToZero};
+use crate::findings::{Finding, Severity};
+use crate::knative::load::{Document, Resources};
+use crate::knative::model::KnativeService;
+use crate::nomad::model::{Job, NetworkResource, Port, Service, TaskGroup, UpdateStrategy};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Nanoseconds in a second, for Nomad's duration fields.
+pub const SECOND: i64 = 1_000_000_000;
+
+/// The result of converting one Service.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// Nomad job ID (the Service name), even when conversion failed, for reports.
+    pub job_id: String,
+    /// Kubernetes namespace of the Service (`default` when unset).
+    pub namespace: String,
+    pub job: Option<Job>,
+    pub findings: Vec<Finding>,
+    /// Nomad Variables the job reads: path → item names (never values).
+    pub variables: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Converted {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// State shared by the mapping steps of one Service.
+pub(crate) struct Ctx<'a> {
+    pub doc: &'a Document,
+    pub opts: &'a ConvertOptions,
+    pub resources: &'a Resources,
+    pub namespace: String,
+    pub job_id: String,
+    pub findings: Vec<Finding>,
+    pub variables: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Ctx<'_> {
+    /// Records a finding at `path` (relative to the Service object).
+    pub fn report(&mut self, code: &'static str, path: &str, message: impl Into<String>) {
+        let location = self.doc.location(path);
+        self.findings
+            .push(Finding::new(code, location, path.to_string(), message));
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Converts one `serving.knative.dev/v1` Service document.
+pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOptions) -> Converted {
+    let mut ctx = Ctx {
+        doc,
+        opts,
+        resources,
+        namespace: doc.namespace().unwrap_or("default").to_string(),
+        job_id: doc.name().unwrap_or("").to_string(),
+        findings: Vec::new(),
+        variables: BTreeMap::new(),
+    };
+    let job = match parse_typed(&mut ctx) {
+        Some(svc) => build_job(&mut ctx, &svc),
+        None => None,
+    };
+    let job = if ctx.has_errors() { None } else { job };
+    if let Some(job) = &job {
+        for problem in crate::nomad::validate::validate_job(job) {
+            ctx.report(
+                "K2N016",
+                "",
+                format!("generated job is not valid for Nomad: {problem}"),
+            );
+        }
+    }
+    let job = if ctx.has_errors() { None } else { job };
+    let mut findings = ctx.findings;
+    findings.sort_by(|a, b| {
+        (a.location.line, a.location.column, a.code).cmp(&(
+            b.location.line,
+            b.location.column,
+            b.code,
+        ))
+    });
+    findings.dedup();
+    Converted {
+        job_id: ctx.job_id,
+        namespace: ctx.namespace,
+        job,
+        findings,
+        variables: ctx.variables,
+    }
+}
+
+/// Deserializes the typed model; a type error is located by re-reading the document's text,
+/// where serde_yaml knows the failing path and position.
+fn parse_typed(ctx: &mut Ctx<'_>) -> Option<KnativeService> {
+    match serde_yaml::from_value::<KnativeService>(ctx.doc.value.clone()) {
+        Ok(svc) => Some(svc),
+        Err(value_error) => {
+            let precise = if ctx.doc.base_path.is_empty() {
+                serde_yaml::from_str::<KnativeService>(&ctx.doc.text).err()
+            } else {
+                None
+            };
+            let (message, location) = match precise {
+                Some(e) => {
+                    let location = e.location().map(|l| {
+                        let start = ctx.doc.locations.start();
+                        // The document text starts at its first line; serde_yaml counts from 1.
+                        let first_line = start.line
+                            - ctx
+                                .doc
+                                .text
+                                .lines()
+                                .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+                                .count();
+                        (first_line + l.line() - 1, l.column())
+                    });
+                    (e.to_string(), location)
+                }
+                None => (value_error.to_string(), None),
+            };
+            let message = match message.rfind(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            let (path, detail) = match message.split_once(": ") {
+                Some((p, d)) if !p.contains(' ') => (p.to_string(), d.to_string()),
+                _ => (String::new(), message.clone()),
+            };
+            let mut finding_location = ctx.doc.location(&path);
+            if let Some((line, column)) = location {
+                finding_location.line = line;
+                finding_location.column = column;
+            }
+            let code = if detail.contains("recursion limit") { "K2N006" } else { "K2N002" };
+            ctx.findings.push(Finding::new(
+                code,
+                finding_location,
+                path.clone(),
+                if path.is_empty() { detail } else { format!("{path}: {detail}") },
+            ));
+            None
+        }
+    }
+}
+
+/// True for a DNS-1035 label: what Knative requires of Service names, and what makes a valid
+/// Nomad job ID and service name.
+pub fn is_dns1035_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// True for a DNS-1123 label (container names).
+pub fn is_dns1123_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
+    if svc.api_version != "serving.knative.dev/v1" {
+        ctx.report(
+            "K2N005",
+            "apiVersion",
+            format!("apiVersion {} is not supported", svc.api_version),
+        );
+        return None;
+    }
+    let name = svc.metadata.name.clone().unwrap_or_default();
+    if name.is_empty() {
+        ctx.report("K2N003", "metadata", "metadata.name is required");
+        return None;
+    }
+    if !is_dns1035_label(&name) {
+        ctx.report(
+            "K2N004",
+            "metadata.name",
+            format!("Service name {name:?} is not a DNS-1035 label"),
+        );
+        return None;
+    }
+    let spec = &svc.spec.template.spec;
+    if spec.containers.is_empty() {
+        ctx.report(
+            "K2N003",
+            "spec.template.spec",
+            "spec.template.spec.containers must list at least one container",
+        );
+        return None;
+    }
+    traffic::check_top_level_annotations(ctx, svc);
+    let serving = container::serving_container(ctx, spec)?;
+    let port = container::serving_port(ctx, spec, serving)?;
+    let revision = traffic::revision_name(ctx, svc, &name);
+    let scale = scaling::read(ctx, svc)?;
+
+    let mut group = TaskGroup {
+        name: Some(name.clone()),
+        ..TaskGroup::default()
+    };
+    let mut ports = vec![Port {
+        label: Some("http".to_string()),
+        to: Some(i64::from(port.number)),
+        ..Port::default()
+    }];
+    let volume_plan = volumes::plan(ctx, spec)?;
+    let tasks = container::tasks(ctx, svc, serving, &port, &revision, &volume_plan)?;
+    let mut checks = probes::checks(ctx, spec, serving, &port, &mut ports, &tasks)?;
+    group.tasks = tasks;
+    // Probes on other ports need their labels in the task's docker ports too.
+    if ports.len() > 1
+        && let Some(task) = group.tasks.get_mut(serving)
+        && let Some(serde_json::Value::Array(labels)) = task.config.get_mut("ports")
+    {
+        for p in ports.iter().skip(1) {
+            if let Some(label) = &p.label {
+                labels.push(serde_json::Value::String(label.clone()));
+            }
+        }
+    }
+    group.networks = vec![NetworkResource {
+        dynamic_ports: ports,
+        ..NetworkResource::default()
+    }];
+    group.volumes = volume_plan.group_volumes.clone();
+    if let Some(disk) = container::ephemeral_disk(ctx, spec)? {
+        group.ephemeral_disk = Some(disk);
+    }
+    // Deregister from service discovery before the task is killed, as Knative drains a pod
+    // before stopping it; Nomad 2 also warns about services without a shutdown delay.
+    group.shutdown_delay = Some(5 * SECOND);
+
+    let (tags, visibility) = traffic::service_tags(ctx, svc, &name, &port);
+    checks.sort_by_key(|c| c.name.clone());
+    group.services = vec![Service {
+        name: Some(name.clone()),
+        port_label: Some("http".to_string()),
+        provider: Some(ctx.opts.service_provider.as_str().to_string()),
+        tags,
+        checks,
+        ..Service::default()
+    }];
+    scaling::apply(ctx, svc, &scale, &mut group);
+    if ctx.opts.scale_to_zero == ScaleToZero::Sablier && scale.min == 0 {
+        group.meta.insert("sablier.enable".to_string(), "true".to_string());
+        group.meta.insert("sablier.group".to_string(), name.clone());
+    }
+    traffic::report_traffic(ctx, svc);
+    traffic::report_unsupported_pod_fields(ctx, spec);
+
+    let mut job = Job {
+        id: Some(name.clone()),
+        name: Some(name.clone()),
+        type_: Some("service".to_string()),
+        region: ctx.opts.region.clone(),
+        namespace: ctx
+            .opts
+            .namespace_override
+            .clone()
+            .or_else(|| svc.metadata.namespace.clone()),
+        datacenters: ctx.opts.datacenters.clone(),
+        update: Some(update_strategy(ctx, svc)),
+        task_groups: vec![group],
+        ..Job::default()
+    };
+    job.meta = job_meta(ctx, svc, &name, visibility);
+    Some(job)
+}
+
+/// Knative shifts traffic only to a revision whose pods are ready and keeps the old one on
+/// failure: health-gated, one at a time, with automatic revert.
+fn update_strategy(ctx: &mut Ctx<'_>, svc: &KnativeService) -> UpdateStrategy {
+    let key = "serving.knative.dev/progress-deadline";
+    let annotations = svc.spec.template.metadata.annotations.clone().unwrap_or_default();
+    let mut progress = 600 * SECOND;
+    if let Some(value) = annotations.get(key) {
+        let path = format!("spec.template.metadata.annotations[{key:?}]");
+        match humantime::parse_duration(value) {
+            Ok(d) if d.as_secs() > 0 => progress = d.as_secs() as i64 * SECOND,
+            _ => ctx.report("K2N013", &path, format!("{key} {value:?} is not a positive duration")),
+        }
+    }
+    // Nomad requires progress_deadline > healthy_deadline > min_healthy_time.
+    let healthy = (5 * 60 * SECOND).min(progress - SECOND).max(2 * SECOND);
+    let progress = progress.max(healthy + SECOND);
+    UpdateStrategy {
+        max_parallel: Some(1),
+        health_check: Some("checks".to_string()),
+        min_healthy_time: Some((10 * SECOND).min(healthy - SECOND)),
+        healthy_deadline: Some(healthy),
+        progress_deadline: Some(progress),
+        auto_revert: Some(true),
+        ..UpdateStrategy::default()
+    }
+}
+
+/// Labels and annotations as they are, plus provenance under `knative2nomad.*`.
+fn job_meta(
+    ctx: &Ctx<'_>,
+    svc: &KnativeService,
+    name: &str,
+    visibility: Option<&'static str>,
+) -> BTreeMap<String, String> {
+    let mut meta = BTreeMap::new();
+    for (k, v) in svc.metadata.labels.iter().flatten() {
+        meta.insert(k.clone(), v.clone());
+    }
+    for (k, v) in svc.metadata.annotations.iter().flatten() {
+        if SERVER_ANNOTATIONS.contains(&k.as_str()) {
+            continue;
+        }
+        meta.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    meta.insert("knative2nomad.source".to_string(), ctx.doc.file.to_string());
+    meta.insert("knative2nomad.service".to_string(), format!("{}/{}", ctx.namespace, name));
+    meta.insert(
+        "knative2nomad.version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    if let Some(v) = visibility {
+        meta.insert("knative2nomad.visibility".to_string(), v.to_string());
+    }
+    meta
+}
+
+/// Annotations the cluster sets; they describe the old system, not the workload.
+const SERVER_ANNOTATIONS: &[&str] = &[
+    "serving.knative.dev/creator",
+    "serving.knative.dev/lastModifier",
+    "kubectl.kubernetes.io/last-applied-configuration",
+];

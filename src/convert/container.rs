@@ -1,0 +1,474 @@
+//! Containers → Nomad docker tasks: which container serves, its port, the docker config,
+//! resources (CPU, memory, GPUs, ephemeral storage) and lifecycle of init containers.
+
+use super::quantity::Quantity;
+use super::volumes::VolumePlan;
+use super::{Ctx, SECOND, env, is_dns1123_label};
+use crate::knative::model::{KnativeService, RevisionSpec, default_container_name};
+use crate::nomad::model::{EphemeralDisk, RequestedDevice, Resources, Task, TaskLifecycle};
+use k8s_openapi::api::core::v1::Container;
+use serde_json::{Value, json};
+
+/// Ports Knative's queue-proxy and autoscaler use (pkg/networking/constants.go).
+const RESERVED_PORTS: &[i32] = &[8012, 8013, 8022, 8008, 9090, 9091];
+/// Nomad clients refuse longer kill timeouts by default (client `max_kill_timeout`).
+const MAX_KILL_TIMEOUT_SECONDS: i64 = 30;
+/// Knative's default `revision-timeout-seconds`.
+const DEFAULT_TIMEOUT_SECONDS: i64 = 300;
+
+/// The port the serving container listens on.
+#[derive(Debug, Clone)]
+pub struct ServingPort {
+    pub number: u16,
+    /// `h2c`: HTTP/2 cleartext (gRPC).
+    pub h2c: bool,
+}
+
+/// Index of the serving container: the only one, or the one with a port.
+pub fn serving_container(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<usize> {
+    if spec.containers.len() == 1 {
+        return Some(0);
+    }
+    let with_ports: Vec<usize> = spec
+        .containers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.ports.as_ref().is_some_and(|p| !p.is_empty()))
+        .map(|(i, _)| i)
+        .collect();
+    match with_ports.as_slice() {
+        [one] => Some(*one),
+        [] => {
+            ctx.report(
+                "K2N010",
+                "spec.template.spec.containers",
+                "with several containers, exactly one must declare a port (the serving container); none does",
+            );
+            None
+        }
+        [_, second, ..] => {
+            ctx.report(
+                "K2N010",
+                &format!("spec.template.spec.containers[{second}].ports"),
+                "more than one container port is set; Knative allows one, on the serving container",
+            );
+            None
+        }
+    }
+}
+
+pub fn serving_port(ctx: &mut Ctx<'_>, spec: &RevisionSpec, serving: usize) -> Option<ServingPort> {
+    let path = format!("spec.template.spec.containers[{serving}].ports");
+    let ports = spec.containers[serving].ports.clone().unwrap_or_default();
+    if ports.len() > 1 {
+        ctx.report(
+            "K2N010",
+            &format!("{path}[1]"),
+            format!("{} ports are declared; Knative allows exactly one", ports.len()),
+        );
+        return None;
+    }
+    let Some(port) = ports.first() else {
+        return Some(ServingPort {
+            number: 8080,
+            h2c: false,
+        });
+    };
+    let name = port.name.as_deref().unwrap_or("");
+    if !matches!(name, "" | "http1" | "h2c") {
+        ctx.report(
+            "K2N010",
+            &format!("{path}[0].name"),
+            format!("port name {name:?} is not allowed; use http1 or h2c (or none)"),
+        );
+        return None;
+    }
+    if let Some(protocol) = &port.protocol
+        && protocol != "TCP"
+    {
+        ctx.report(
+            "K2N010",
+            &format!("{path}[0].protocol"),
+            format!("protocol {protocol} is not allowed; Knative serves TCP only"),
+        );
+        return None;
+    }
+    let number = if port.container_port == 0 { 8080 } else { port.container_port };
+    if !(1..=65535).contains(&number) {
+        ctx.report(
+            "K2N010",
+            &format!("{path}[0].containerPort"),
+            format!("containerPort {number} is out of range 1-65535"),
+        );
+        return None;
+    }
+    if RESERVED_PORTS.contains(&number) {
+        ctx.report(
+            "K2N011",
+            &format!("{path}[0].containerPort"),
+            format!("port {number} is reserved by Knative"),
+        );
+        return None;
+    }
+    if port.host_port.is_some() || port.host_ip.is_some() {
+        ctx.report(
+            "K2N010",
+            &format!("{path}[0]"),
+            "hostPort and hostIP are not allowed by Knative",
+        );
+        return None;
+    }
+    Some(ServingPort {
+        number: u16::try_from(number).unwrap_or(8080),
+        h2c: name == "h2c",
+    })
+}
+
+/// Builds one task per init container (prestart) and container.
+pub fn tasks(
+    ctx: &mut Ctx<'_>,
+    svc: &KnativeService,
+    serving: usize,
+    port: &ServingPort,
+    revision: &str,
+    volumes: &VolumePlan,
+) -> Option<Vec<Task>> {
+    let spec = &svc.spec.template.spec;
+    let service_name = svc.metadata.name.clone().unwrap_or_default();
+    let kill_timeout = kill_timeout(ctx, spec);
+    let mut tasks = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    let groups = [
+        ("initContainers", &spec.init_containers, true),
+        ("containers", &spec.containers, false),
+    ];
+    for (field, containers, is_init) in groups {
+        for (i, c) in containers.iter().enumerate() {
+            let path = format!("spec.template.spec.{field}[{i}]");
+            let name = if c.name.is_empty() {
+                if is_init {
+                    format!("init-container-{i}")
+                } else {
+                    default_container_name(i, containers.len())
+                }
+            } else {
+                c.name.clone()
+            };
+            if !is_dns1123_label(&name) || name == "queue-proxy" {
+                ctx.report(
+                    "K2N004",
+                    &format!("{path}.name"),
+                    format!("container name {name:?} is not allowed (DNS-1123 label, not queue-proxy)"),
+                );
+                continue;
+            }
+            if !names.insert(name.clone()) {
+                ctx.report("K2N004", &format!("{path}.name"), format!("container name {name:?} is used twice"));
+                continue;
+            }
+            let is_serving = !is_init && i == serving;
+            let image = c.image.clone().unwrap_or_default();
+            if image.trim().is_empty() {
+                ctx.report("K2N003", &path, format!("container {name:?} has no image"));
+                continue;
+            }
+            let mut task = Task {
+                name: Some(name.clone()),
+                driver: Some("docker".to_string()),
+                kill_timeout: Some(kill_timeout),
+                ..Task::default()
+            };
+            if is_init {
+                task.lifecycle = Some(TaskLifecycle {
+                    hook: Some("prestart".to_string()),
+                    sidecar: Some(false),
+                });
+            } else if is_serving && spec.containers.len() > 1 {
+                task.leader = Some(true);
+            }
+            task.config = docker_config(ctx, c, &path, &image, is_serving);
+            if let Some(user) = run_as_user(c) {
+                task.user = Some(user);
+            }
+            let context = env::TaskEnvContext {
+                path: &path,
+                task_name: &name,
+                group_name: &service_name,
+                service_name: &service_name,
+                revision,
+                port: if is_serving { Some(port.number) } else { None },
+                is_init,
+            };
+            let (environment, templates) = env::task_env(ctx, c, &context);
+            task.env = environment;
+            task.templates = templates;
+            volumes.apply_to_task(ctx, c, &path, &name, &mut task);
+            task.resources = Some(resources(ctx, c, &path));
+            report_container_fields(ctx, c, &path, is_serving);
+            tasks.push(task);
+        }
+    }
+    if ctx.has_errors() { None } else { Some(tasks) }
+}
+
+/// Knative gives a pod `timeoutSeconds` to finish requests when it stops it; Nomad's
+/// equivalent is kill_timeout, which clients cap at 30s unless configured otherwise.
+fn kill_timeout(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> i64 {
+    let path = "spec.template.spec.timeoutSeconds";
+    let timeout = match spec.timeout_seconds {
+        Some(t) if t < 0 => {
+            ctx.report("K2N002", path, format!("timeoutSeconds {t} is negative"));
+            DEFAULT_TIMEOUT_SECONDS
+        }
+        Some(0) | None => DEFAULT_TIMEOUT_SECONDS,
+        Some(t) => {
+            ctx.report(
+                "K2N023",
+                path,
+                format!(
+                    "timeoutSeconds {t} limits each request in Knative; Nomad does not enforce it (kill_timeout is {}s)",
+                    t.min(MAX_KILL_TIMEOUT_SECONDS)
+                ),
+            );
+            t
+        }
+    };
+    timeout.min(MAX_KILL_TIMEOUT_SECONDS) * SECOND
+}
+
+fn docker_config(
+    ctx: &mut Ctx<'_>,
+    c: &Container,
+    path: &str,
+    image: &str,
+    is_serving: bool,
+) -> serde_json::Map<String, Value> {
+    let mut config = serde_json::Map::new();
+    config.insert("image".into(), json!(image));
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if !image.contains('@') && (!last.contains(':') || last.ends_with(":latest")) {
+        ctx.report(
+            "K2N035",
+            &format!("{path}.image"),
+            format!("image {image:?} is not pinned to a digest; Knative would run the digest it resolved at deploy time"),
+        );
+    }
+    // Kubernetes `command` replaces the image ENTRYPOINT (docker's `entrypoint`), `args`
+    // replaces CMD (docker's `args`); docker's `command` would keep the ENTRYPOINT.
+    if let Some(command) = &c.command
+        && !command.is_empty()
+    {
+        let command: Vec<String> = command
+            .iter()
+            .enumerate()
+            .map(|(i, a)| env::rewrite_expansion(ctx, &format!("{path}.command[{i}]"), a))
+            .collect();
+        config.insert("entrypoint".into(), json!(command));
+    }
+    if let Some(args) = &c.args
+        && !args.is_empty()
+    {
+        let args: Vec<String> = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| env::rewrite_expansion(ctx, &format!("{path}.args[{i}]"), a))
+            .collect();
+        config.insert("args".into(), json!(args));
+    }
+    if is_serving {
+        config.insert("ports".into(), json!(["http"]));
+    }
+    if let Some(dir) = &c.working_dir {
+        config.insert("work_dir".into(), json!(dir));
+    }
+    if c.image_pull_policy.as_deref() == Some("Always") {
+        config.insert("force_pull".into(), json!(true));
+    }
+    if let Some(sc) = &c.security_context {
+        if sc.read_only_root_filesystem == Some(true) {
+            config.insert("readonly_rootfs".into(), json!(true));
+        }
+        if let Some(caps) = &sc.capabilities {
+            if let Some(add) = caps.add.as_ref().filter(|a| !a.is_empty()) {
+                config.insert("cap_add".into(), json!(add.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()));
+            }
+            if let Some(drop) = caps.drop.as_ref().filter(|a| !a.is_empty()) {
+                config.insert("cap_drop".into(), json!(drop.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()));
+            }
+        }
+    }
+    config
+}
+
+fn run_as_user(c: &Container) -> Option<String> {
+    let sc = c.security_context.as_ref()?;
+    let uid = sc.run_as_user?;
+    Some(match sc.run_as_group {
+        Some(gid) => format!("{uid}:{gid}"),
+        None => uid.to_string(),
+    })
+}
+
+fn report_container_fields(ctx: &mut Ctx<'_>, c: &Container, path: &str, is_serving: bool) {
+    let mut dropped = Vec::new();
+    if c.lifecycle.is_some() {
+        dropped.push("lifecycle");
+    }
+    if c.termination_message_path.is_some() {
+        dropped.push("terminationMessagePath");
+    }
+    if c.termination_message_policy.is_some() {
+        dropped.push("terminationMessagePolicy");
+    }
+    if c.stdin.is_some() || c.tty.is_some() {
+        dropped.push("stdin/tty");
+    }
+    if c.volume_devices.is_some() {
+        dropped.push("volumeDevices");
+    }
+    if let Some(sc) = &c.security_context {
+        if sc.seccomp_profile.is_some() {
+            dropped.push("securityContext.seccompProfile");
+        }
+        if sc.run_as_non_root.is_some() && sc.run_as_user.is_none() {
+            dropped.push("securityContext.runAsNonRoot");
+        }
+        if sc.allow_privilege_escalation.is_some() {
+            dropped.push("securityContext.allowPrivilegeEscalation");
+        }
+        if sc.se_linux_options.is_some() || sc.proc_mount.is_some() {
+            dropped.push("securityContext.seLinuxOptions/procMount");
+        }
+    }
+    if !is_serving && (c.readiness_probe.is_some() || c.liveness_probe.is_some()) {
+        dropped.push("probes of a non-serving container");
+    }
+    for field in dropped {
+        ctx.report(
+            "K2N033",
+            path,
+            format!("container field {field} has no Nomad docker equivalent and is not converted"),
+        );
+    }
+}
+
+/// CPU as MHz (cores × --cpu-mhz-per-core), memory in MiB rounded up, memory_max from a limit
+/// above the request, GPUs as devices.
+fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
+    let mut out = Resources::default();
+    let reqs = c.resources.as_ref();
+    let requests = reqs.and_then(|r| r.requests.clone()).unwrap_or_default();
+    let limits = reqs.and_then(|r| r.limits.clone()).unwrap_or_default();
+    let parse = |ctx: &mut Ctx<'_>, kind: &str, name: &str, q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+        let p = format!("{path}.resources.{kind}.{name}");
+        let p = if name.contains(['.', '/']) { format!("{path}.resources.{kind}[{name:?}]") } else { p };
+        match Quantity::parse(&q.0) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                ctx.report("K2N012", &p, e.0);
+                None
+            }
+        }
+    };
+    let cpu_req = requests.get("cpu").and_then(|q| parse(ctx, "requests", "cpu", q));
+    let cpu_lim = limits.get("cpu").and_then(|q| parse(ctx, "limits", "cpu", q));
+    let mem_req = requests.get("memory").and_then(|q| parse(ctx, "requests", "memory", q));
+    let mem_lim = limits.get("memory").and_then(|q| parse(ctx, "limits", "memory", q));
+    if ctx.has_errors() {
+        return out;
+    }
+    let mhz = ctx.opts.cpu_mhz_per_core as u128;
+    match cpu_req.or(cpu_lim) {
+        Some(q) => {
+            let value = q.scaled_ceil(mhz, 1).map(|v| v.min(i64::MAX as u128) as i64).unwrap_or(i64::MAX);
+            if value < 1 {
+                ctx.report("K2N045", &format!("{path}.resources"), "CPU below 1 MHz is raised to Nomad's minimum of 1");
+            }
+            out.cpu = Some(value.max(1));
+            if cpu_lim.is_some() {
+                ctx.report(
+                    "K2N050",
+                    &format!("{path}.resources.limits.cpu"),
+                    "a CPU limit is a hard cap in Kubernetes; Nomad's cpu is a share",
+                );
+            }
+        }
+        None => out.cpu = Some(100),
+    }
+    let mib = |q: Quantity| q.mebibytes_ceil().map(|v| v.min(i64::MAX as u128) as i64).unwrap_or(i64::MAX);
+    match (mem_req, mem_lim) {
+        (Some(r), limit) => {
+            out.memory_mb = Some(mib(r));
+            if let Some(l) = limit
+                && l.cmp_exact(r) == Some(std::cmp::Ordering::Greater)
+            {
+                out.memory_max_mb = Some(mib(l));
+            }
+        }
+        (None, Some(l)) => out.memory_mb = Some(mib(l)),
+        (None, None) => out.memory_mb = Some(300),
+    }
+    if cpu_req.is_none() && cpu_lim.is_none() || mem_req.is_none() && mem_lim.is_none() {
+        ctx.report(
+            "K2N044",
+            &format!("{path}.resources"),
+            "no CPU or memory request; Nomad's defaults (cpu 100 MHz, memory 300 MiB) are written",
+        );
+    }
+    if out.memory_mb.is_some_and(|m| m < 10) {
+        ctx.report("K2N045", &format!("{path}.resources"), "memory below 10 MiB is raised to Nomad's minimum of 10");
+        out.memory_mb = Some(10);
+        if out.memory_max_mb.is_some_and(|m| m < 10) {
+            out.memory_max_mb = None;
+        }
+    }
+    for (name, q) in &limits {
+        let vendor = match name.as_str() {
+            "nvidia.com/gpu" => "nvidia/gpu",
+            "amd.com/gpu" => "amd/gpu",
+            n if n.contains('/') => n,
+            _ => continue,
+        };
+        let Some(count) = parse(ctx, "limits", name, q) else { continue };
+        out.devices.push(RequestedDevice {
+            name: Some(vendor.replace('.', "-").replacen("-com/", "/", 1)),
+            count: count.units_ceil().map(|v| v.min(u64::MAX as u128) as u64),
+            ..RequestedDevice::default()
+        });
+    }
+    out
+}
+
+/// Sum of the containers' ephemeral-storage (limit, else request) as the group's disk.
+pub fn ephemeral_disk(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<Option<EphemeralDisk>> {
+    let mut total: i64 = 0;
+    let mut any = false;
+    for (i, c) in spec.containers.iter().enumerate() {
+        let r = c.resources.as_ref();
+        let q = r
+            .and_then(|r| r.limits.as_ref().and_then(|l| l.get("ephemeral-storage")))
+            .or_else(|| r.and_then(|r| r.requests.as_ref().and_then(|l| l.get("ephemeral-storage"))));
+        let Some(q) = q else { continue };
+        let path = format!("spec.template.spec.containers[{i}].resources");
+        match Quantity::parse(&q.0) {
+            Ok(v) => {
+                any = true;
+                total = total.saturating_add(v.mebibytes_ceil().map(|m| m.min(i64::MAX as u128) as i64).unwrap_or(i64::MAX));
+                ctx.report("K2N043", &path, "ephemeral-storage becomes the group's ephemeral_disk");
+            }
+            Err(e) => ctx.report("K2N012", &path, e.0),
+        }
+    }
+    if ctx.has_errors() {
+        return None;
+    }
+    if !any {
+        return Some(None);
+    }
+    // Nomad requires each task's logs (10 files × 10 MiB by default) to fit below the disk size.
+    let logs = 101;
+    Some(Some(EphemeralDisk {
+        size_mb: Some(total.max(logs)),
+        ..EphemeralDisk::default()
+    }))
+}

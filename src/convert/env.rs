@@ -1,0 +1,257 @@
+//! Environment: Knative's injected variables, literal values, ConfigMap values (inlined when
+//! the ConfigMap is among the inputs) and Secrets (never inlined: templates that read a Nomad
+//! Variable at the task's own path, which the task may read without an ACL policy).
+
+use super::Ctx;
+use crate::nomad::model::Template;
+use k8s_openapi::api::core::v1::Container;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct TaskEnvContext<'a> {
+    pub path: &'a str,
+    pub task_name: &'a str,
+    pub group_name: &'a str,
+    pub service_name: &'a str,
+    pub revision: &'a str,
+    /// The serving port, for the serving container only.
+    pub port: Option<u16>,
+    pub is_init: bool,
+}
+
+const RESERVED: &[&str] = &["PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION"];
+
+/// The Nomad Variable a task reads its secrets from. Nomad grants a task read access to exactly
+/// `nomad/jobs/<job>/<group>/<task>` (and its parents), so no ACL policy is needed.
+pub fn variable_path(ctx: &Ctx<'_>, group: &str, task: &str) -> String {
+    format!("nomad/jobs/{}/{group}/{task}", ctx.job_id)
+}
+
+/// The item name inside the task's variable for `key` of Secret/ConfigMap `source`: letters,
+/// digits and `_` only, so templates can use the documented `.item` syntax.
+pub fn item_name(source: &str, key: &str) -> String {
+    format!("{source}_{key}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect()
+}
+
+/// Rewrites Kubernetes `$(VAR)` references to Nomad's `${VAR}`; `$$(VAR)` stays literal.
+pub fn rewrite_expansion(ctx: &mut Ctx<'_>, path: &str, value: &str) -> String {
+    if !value.contains("$(") {
+        return value.to_string();
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut rewrote = false;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("$$(") {
+            out.push_str("$(");
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("$(")
+            && let Some(end) = after.find(')')
+            && after[..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !after[..end].is_empty()
+        {
+            out.push_str("${");
+            out.push_str(&after[..end]);
+            out.push('}');
+            rest = &after[end + 1..];
+            rewrote = true;
+        } else {
+            out.push('$');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    if rewrote {
+        ctx.report(
+            "K2N047",
+            path,
+            format!("$(VAR) references rewritten for Nomad: {out:?}"),
+        );
+    }
+    out
+}
+
+/// Task env and the templates that supply secret (and unresolved ConfigMap) values.
+pub fn task_env(
+    ctx: &mut Ctx<'_>,
+    c: &Container,
+    tc: &TaskEnvContext<'_>,
+) -> (BTreeMap<String, String>, Vec<Template>) {
+    let mut env = BTreeMap::new();
+    // Lines of the env template: (variable name, item name).
+    let mut from_variable: Vec<(String, String)> = Vec::new();
+    let var_path = variable_path(ctx, tc.group_name, tc.task_name);
+
+    for (i, source) in c.env_from.iter().flatten().enumerate() {
+        let path = format!("{}.envFrom[{i}]", tc.path);
+        let prefix = source.prefix.clone().unwrap_or_default();
+        if let Some(cm) = &source.config_map_ref {
+            let key = (ctx.namespace.clone(), cm.name.clone());
+            match ctx.resources.config_maps.get(&key).cloned() {
+                Some(data) => {
+                    for (k, v) in data {
+                        env.insert(format!("{prefix}{k}"), v);
+                    }
+                }
+                None if cm.optional == Some(true) => {}
+                None => {
+                    ctx.report(
+                        "K2N028",
+                        &path,
+                        format!("ConfigMap {:?} is not among the inputs", cm.name),
+                    );
+                    ctx.report(
+                        "K2N046",
+                        &path,
+                        format!("keys of ConfigMap {:?} are unknown, so they cannot be listed", cm.name),
+                    );
+                }
+            }
+        }
+        if let Some(secret) = &source.secret_ref {
+            let key = (ctx.namespace.clone(), secret.name.clone());
+            match ctx.resources.secret_keys.get(&key).cloned() {
+                Some(keys) => {
+                    for k in keys {
+                        let item = item_name(&secret.name, &k);
+                        from_variable.push((format!("{prefix}{k}"), item));
+                    }
+                    ctx.report(
+                        "K2N027",
+                        &path,
+                        format!("Secret {:?} is read from Nomad Variable {var_path:?}", secret.name),
+                    );
+                }
+                None => ctx.report(
+                    "K2N046",
+                    &path,
+                    format!("keys of Secret {:?} are unknown (it is not among the inputs)", secret.name),
+                ),
+            }
+        }
+    }
+
+    for (i, var) in c.env.iter().flatten().enumerate() {
+        let path = format!("{}.env[{i}]", tc.path);
+        if tc.port.is_some() && RESERVED.contains(&var.name.as_str()) {
+            ctx.report(
+                "K2N014",
+                &format!("{path}.name"),
+                format!("{} is set by Knative and may not be set in the serving container", var.name),
+            );
+            continue;
+        }
+        match &var.value_from {
+            None => {
+                let value = rewrite_expansion(ctx, &format!("{path}.value"), var.value.as_deref().unwrap_or(""));
+                env.insert(var.name.clone(), value);
+            }
+            Some(from) => {
+                if let Some(r) = &from.config_map_key_ref {
+                    let key = (ctx.namespace.clone(), r.name.clone());
+                    let value = ctx.resources.config_maps.get(&key).and_then(|d| d.get(&r.key)).cloned();
+                    match value {
+                        Some(v) => {
+                            env.insert(var.name.clone(), v);
+                        }
+                        None if r.optional == Some(true) => {}
+                        None => {
+                            ctx.report(
+                                "K2N028",
+                                &format!("{path}.valueFrom.configMapKeyRef"),
+                                format!(
+                                    "ConfigMap {:?} key {:?} is not among the inputs; read from Nomad Variable {var_path:?}",
+                                    r.name, r.key
+                                ),
+                            );
+                            from_variable.push((var.name.clone(), item_name(&r.name, &r.key)));
+                        }
+                    }
+                } else if let Some(r) = &from.secret_key_ref {
+                    ctx.report(
+                        "K2N027",
+                        &format!("{path}.valueFrom.secretKeyRef"),
+                        format!(
+                            "{} is read from item {:?} of Nomad Variable {var_path:?}",
+                            var.name,
+                            item_name(&r.name, &r.key)
+                        ),
+                    );
+                    from_variable.push((var.name.clone(), item_name(&r.name, &r.key)));
+                } else if let Some(f) = &from.field_ref {
+                    let nomad = match f.field_path.as_str() {
+                        "metadata.name" => Some("${NOMAD_ALLOC_NAME}"),
+                        "metadata.namespace" => Some("${NOMAD_NAMESPACE}"),
+                        "status.podIP" => Some("${NOMAD_IP_http}"),
+                        "spec.nodeName" => Some("${node.unique.name}"),
+                        "status.hostIP" => Some("${attr.unique.network.ip-address}"),
+                        _ => None,
+                    };
+                    report_env_source(ctx, &path, &var.name, &f.field_path, nomad);
+                    if let Some(v) = nomad {
+                        env.insert(var.name.clone(), v.to_string());
+                    }
+                } else if let Some(f) = &from.resource_field_ref {
+                    let nomad = match f.resource.as_str() {
+                        "limits.cpu" | "requests.cpu" => Some("${NOMAD_CPU_LIMIT}"),
+                        "limits.memory" | "requests.memory" => Some("${NOMAD_MEMORY_LIMIT}"),
+                        _ => None,
+                    };
+                    report_env_source(ctx, &path, &var.name, &f.resource, nomad);
+                    if let Some(v) = nomad {
+                        env.insert(var.name.clone(), v.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    if !tc.is_init {
+        env.insert("K_SERVICE".into(), tc.service_name.to_string());
+        env.insert("K_CONFIGURATION".into(), tc.service_name.to_string());
+        env.insert("K_REVISION".into(), tc.revision.to_string());
+    }
+    if let Some(port) = tc.port {
+        env.insert("PORT".into(), port.to_string());
+    }
+
+    let mut templates = Vec::new();
+    if !from_variable.is_empty() {
+        // Variables the template provides override literal ones of the same name.
+        let mut seen = BTreeSet::new();
+        let mut lines = String::new();
+        for (name, item) in &from_variable {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            env.remove(name);
+            lines.push_str(&format!("{name}={{{{ .{item} }}}}\n"));
+            ctx.variables
+                .entry(var_path.clone())
+                .or_default()
+                .insert(item.clone());
+        }
+        templates.push(Template {
+            embedded_tmpl: Some(format!(
+                "{{{{ with nomadVar \"{var_path}\" -}}}}\n{lines}{{{{- end }}}}\n"
+            )),
+            dest_path: Some("secrets/env.env".to_string()),
+            envvars: Some(true),
+            change_mode: Some("restart".to_string()),
+            ..Template::default()
+        });
+    }
+    (env, templates)
+}
+
+fn report_env_source(ctx: &mut Ctx<'_>, path: &str, name: &str, field: &str, nomad: Option<&str>) {
+    let message = match nomad {
+        Some(v) => format!("{name} reads {field}; set to Nomad's {v} instead"),
+        None => format!("{name} reads {field}, which has no Nomad equivalent; it is not set"),
+    };
+    ctx.report("K2N040", &format!("{path}.valueFrom"), message);
+}

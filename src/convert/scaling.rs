@@ -1,0 +1,274 @@
+//! Autoscaling annotations → group count and a Nomad Autoscaler `scaling` block.
+//!
+//! Knative's KPA scales on in-flight requests (concurrency) or rps measured by its
+//! queue-proxy. The Nomad Autoscaler needs a metric source for that: the policy reads Traefik's
+//! per-service metrics from Prometheus, with Knative's target × utilization as the target value.
+//! HPA-class CPU and memory targets read nomad-apm.
+
+use super::Ctx;
+use crate::config::ScaleToZero;
+use crate::knative::model::KnativeService;
+use crate::nomad::model::{ScalingPolicy, TaskGroup};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const PREFIX: &str = "autoscaling.knative.dev/";
+
+/// Scale settings read from the template's annotations (Knative's defaults applied).
+#[derive(Debug, Clone)]
+pub struct Scale {
+    pub min: u64,
+    /// 0 = unlimited.
+    pub max: u64,
+    pub initial: u64,
+    pub metric: String,
+    pub target: Option<f64>,
+    pub utilization: f64,
+    pub window_seconds: u64,
+    pub scale_down_delay_seconds: u64,
+    class_hpa: bool,
+}
+
+/// The value of an autoscaling annotation: the kebab-case key wins over its camelCase alias.
+fn annotation<'a>(
+    annotations: &'a BTreeMap<String, String>,
+    key: &str,
+    alias: Option<&str>,
+) -> Option<(String, &'a String)> {
+    let full = format!("{PREFIX}{key}");
+    if let Some(v) = annotations.get(&full) {
+        return Some((full, v));
+    }
+    let alias = format!("{PREFIX}{}", alias?);
+    annotations.get(&alias).map(|v| (alias, v))
+}
+
+fn path_of(key: &str) -> String {
+    format!("spec.template.metadata.annotations[{key:?}]")
+}
+
+pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
+    let annotations = svc.spec.template.metadata.annotations.clone().unwrap_or_default();
+    let int = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, default: u64| -> u64 {
+        match annotation(&annotations, key, alias) {
+            None => default,
+            Some((full, v)) => match v.trim().parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    ctx.report(
+                        "K2N013",
+                        &path_of(&full),
+                        format!("{full} must be a non-negative integer, not {v:?}"),
+                    );
+                    default
+                }
+            },
+        }
+    };
+    let min = int(ctx, "min-scale", Some("minScale"), 0);
+    let max = int(ctx, "max-scale", Some("maxScale"), 0);
+    let initial = int(ctx, "initial-scale", Some("initialScale"), 1);
+    if max > 0 && min > max {
+        let key = annotation(&annotations, "min-scale", Some("minScale"))
+            .map(|(k, _)| k)
+            .unwrap_or_default();
+        ctx.report(
+            "K2N013",
+            &path_of(&key),
+            format!("min-scale {min} is greater than max-scale {max}"),
+        );
+    }
+    let class = annotation(&annotations, "class", None).map(|(_, v)| v.clone());
+    let class_hpa = class.as_deref() == Some("hpa.autoscaling.knative.dev");
+    let metric = annotation(&annotations, "metric", None)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| if class_hpa { "cpu" } else { "concurrency" }.to_string());
+    let float = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, lo: f64, hi: f64| -> Option<f64> {
+        let (full, v) = annotation(&annotations, key, alias)?;
+        match v.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= lo && n <= hi => Some(n),
+            _ => {
+                ctx.report(
+                    "K2N013",
+                    &path_of(&full),
+                    format!("{full} must be a number between {lo} and {hi}, not {v:?}"),
+                );
+                None
+            }
+        }
+    };
+    let mut target = float(ctx, "target", None, 0.01, f64::MAX);
+    // Knative: the concurrency target defaults to containerConcurrency when that is set, and an
+    // explicit target is capped at it.
+    let cc = svc.spec.template.spec.container_concurrency.unwrap_or(0);
+    if metric == "concurrency" && cc > 0 {
+        target = Some(target.map_or(cc as f64, |t| t.min(cc as f64)));
+    }
+    let utilization = float(
+        ctx,
+        "target-utilization-percentage",
+        Some("targetUtilizationPercentage"),
+        1.0,
+        100.0,
+    )
+    .unwrap_or(70.0);
+    let duration = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, default: u64| -> u64 {
+        let Some((full, v)) = annotation(&annotations, key, alias) else {
+            return default;
+        };
+        match humantime::parse_duration(v.trim()) {
+            Ok(d) => d.as_secs(),
+            Err(_) => {
+                ctx.report(
+                    "K2N013",
+                    &path_of(&full),
+                    format!("{full} must be a duration such as 60s, not {v:?}"),
+                );
+                default
+            }
+        }
+    };
+    let window_seconds = duration(ctx, "window", None, 60);
+    let scale_down_delay_seconds = duration(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
+    for (key, alias) in [
+        ("panic-window-percentage", Some("panicWindowPercentage")),
+        ("panic-threshold-percentage", Some("panicThresholdPercentage")),
+        ("target-burst-capacity", Some("targetBurstCapacity")),
+        ("activation-scale", None),
+        ("scale-to-zero-pod-retention-period", Some("scaleToZeroPodRetentionPeriod")),
+        ("metric-aggregation-algorithm", Some("metricAggregationAlgorithm")),
+    ] {
+        if let Some((full, v)) = annotation(&annotations, key, alias) {
+            ctx.report(
+                "K2N026",
+                &path_of(&full),
+                format!("{full}: {v} has no Nomad Autoscaler equivalent"),
+            );
+        }
+    }
+    if ctx.has_errors() {
+        return None;
+    }
+    Some(Scale {
+        min,
+        max,
+        initial,
+        metric,
+        target,
+        utilization,
+        window_seconds,
+        scale_down_delay_seconds,
+        class_hpa,
+    })
+}
+
+pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut TaskGroup) {
+    let name = svc.metadata.name.clone().unwrap_or_default();
+    let path_min = path_of(&format!("{PREFIX}min-scale"));
+    let sablier = ctx.opts.scale_to_zero == ScaleToZero::Sablier;
+    let mut min = scale.min;
+    if min == 0 && !sablier {
+        ctx.report(
+            "K2N020",
+            &path_min,
+            "the Service scales to zero in Knative; Nomad has no request-driven activator, so one instance stays up",
+        );
+        min = 1;
+    }
+    let max = if scale.max == 0 {
+        let cap = ctx.opts.default_max_scale.max(min);
+        ctx.report(
+            "K2N021",
+            &path_of(&format!("{PREFIX}max-scale")),
+            format!("max-scale is unlimited in Knative; the scaling maximum is set to {cap}"),
+        );
+        cap
+    } else {
+        scale.max.max(min)
+    };
+    let count = scale.initial.max(min).min(max);
+    group.count = Some(count as i64);
+    if min == max {
+        return; // a fixed size: nothing to autoscale
+    }
+    let (check_name, source, query, target) = policy_check(scale, &name, ctx);
+    let mut check = serde_json::Map::new();
+    check.insert("source".into(), json!(source));
+    check.insert("query".into(), json!(query));
+    check.insert(
+        "query_window".into(),
+        json!(format!("{}s", scale.window_seconds.max(10))),
+    );
+    check.insert(
+        "strategy".into(),
+        json!([{ "target-value": [{ "target": target }] }]),
+    );
+    let mut policy = serde_json::Map::new();
+    let cooldown = scale.scale_down_delay_seconds.max(60);
+    policy.insert("cooldown".into(), json!(format!("{cooldown}s")));
+    policy.insert("evaluation_interval".into(), json!("10s"));
+    policy.insert(
+        "check".into(),
+        Value::Array(vec![json!({ check_name: [Value::Object(check)] })]),
+    );
+    group.scaling = Some(ScalingPolicy {
+        enabled: Some(true),
+        min: Some(min as i64),
+        max: Some(max as i64),
+        type_: Some("horizontal".to_string()),
+        policy,
+        ..ScalingPolicy::default()
+    });
+}
+
+/// (check name, APM source, query, target value) for the autoscaler policy.
+fn policy_check(scale: &Scale, name: &str, ctx: &mut Ctx<'_>) -> (String, &'static str, String, Value) {
+    let util = scale.utilization / 100.0;
+    let traefik_service = match ctx.opts.service_provider {
+        crate::config::ServiceProvider::Nomad => format!("{name}@nomad"),
+        crate::config::ServiceProvider::Consul => format!("{name}@consulcatalog"),
+    };
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    let path = path_of(&format!("{PREFIX}metric"));
+    let (check, source, query, target) = match scale.metric.as_str() {
+        "cpu" => (
+            "cpu",
+            "nomad-apm",
+            "avg_cpu-allocated".to_string(),
+            scale.target.unwrap_or(if scale.class_hpa { 80.0 } else { 70.0 }),
+        ),
+        "memory" => (
+            "memory",
+            "nomad-apm",
+            "avg_memory-allocated".to_string(),
+            scale.target.unwrap_or(80.0),
+        ),
+        "rps" => (
+            "rps",
+            "prometheus",
+            format!("sum(rate(traefik_service_requests_total{{service=\"{traefik_service}\"}}[1m]))"),
+            round(scale.target.unwrap_or(200.0) * util),
+        ),
+        other => {
+            if other != "concurrency" {
+                ctx.report(
+                    "K2N026",
+                    &path,
+                    format!("metric {other:?} has no Nomad Autoscaler source; concurrency is used"),
+                );
+            }
+            (
+                "concurrency",
+                "prometheus",
+                format!("sum(traefik_service_open_connections{{service=\"{traefik_service}\"}})"),
+                round(scale.target.unwrap_or(100.0) * util),
+            )
+        }
+    };
+    ctx.report(
+        "K2N025",
+        &path,
+        format!("autoscaling on {check} becomes a Nomad Autoscaler target-value policy ({source}: {query}, target {target})"),
+    );
+    (check.to_string(), source, query, json!(target))
+}

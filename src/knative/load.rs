@@ -1,0 +1,518 @@
+//! Reading inputs: files, directories, stdin; splitting multi-document YAML (and JSON, which is
+//! YAML) into documents that remember their file and line; and sorting them into Knative
+//! Services, ConfigMaps/Secrets (kept for resolution) and everything else (reported or skipped).
+//!
+//! serde_yaml is used only here, so that it could be swapped for another YAML crate.
+
+use crate::findings::{Finding, Location};
+use crate::knative::locate::{LocationIndex, Position, child_index};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Inputs larger than this are refused: a Knative manifest is kilobytes, and an unbounded read
+/// of a wrong path (a disk image, a log) should fail fast instead of exhausting memory.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// One input file (or stdin) read into memory.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// How the input is named in messages and in job meta: the path as given, or `<stdin>`.
+    pub name: Arc<str>,
+    /// Directory of the input relative to the walked root, used to lay out `-o DIR`.
+    pub relative_dir: PathBuf,
+    pub text: String,
+}
+
+/// One YAML document of an input.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub file: Arc<str>,
+    pub relative_dir: PathBuf,
+    /// YAML path of this object within its document (`items[2]` inside a `kind: List`).
+    pub base_path: String,
+    pub value: serde_yaml::Value,
+    pub locations: Arc<LocationIndex>,
+    /// The document's own text, re-read only to locate type errors precisely.
+    pub text: Arc<str>,
+}
+
+impl Document {
+    pub fn api_version(&self) -> &str {
+        self.value
+            .get("apiVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.value.get("kind").and_then(|v| v.as_str()).unwrap_or("")
+    }
+    pub fn name(&self) -> Option<&str> {
+        self.value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(|v| v.as_str())
+    }
+    pub fn namespace(&self) -> Option<&str> {
+        self.value
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .and_then(|v| v.as_str())
+    }
+
+    /// Source location of a path relative to this object.
+    pub fn location(&self, path: &str) -> Location {
+        let full = join_path(&self.base_path, path);
+        let pos = self.locations.position(&full);
+        Location {
+            file: self.file.clone(),
+            line: pos.line,
+            column: pos.column,
+        }
+    }
+}
+
+/// Joins an object's base path and a relative path.
+pub fn join_path(base: &str, path: &str) -> String {
+    match (base.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (false, true) => base.to_string(),
+        (false, false) if path.starts_with('[') => format!("{base}{path}"),
+        (false, false) => format!("{base}.{path}"),
+    }
+}
+
+/// What a document is, for the converter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    KnativeService,
+    ConfigMap,
+    Secret,
+    /// A serving.knative.dev kind other than v1 Service, or an unsupported serving apiVersion.
+    OtherKnative,
+    /// Eventing, sources, flows, messaging: they reference Services but are not converted.
+    Eventing,
+    /// Core and other Kubernetes kinds: skipped silently.
+    Other,
+}
+
+pub fn classify(doc: &Document) -> DocumentKind {
+    let (api, kind) = (doc.api_version(), doc.kind());
+    let group = api.split_once('/').map(|(g, _)| g).unwrap_or("");
+    match (api, kind) {
+        ("serving.knative.dev/v1", "Service") => DocumentKind::KnativeService,
+        ("v1", "ConfigMap") => DocumentKind::ConfigMap,
+        ("v1", "Secret") => DocumentKind::Secret,
+        _ if group == "serving.knative.dev" => DocumentKind::OtherKnative,
+        _ if group.ends_with(".knative.dev") => DocumentKind::Eventing,
+        _ => DocumentKind::Other,
+    }
+}
+
+/// Reads one path (file or `-`) as an input.
+pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Finding> {
+    let is_stdin = path.as_os_str() == "-";
+    let name: Arc<str> = if is_stdin {
+        Arc::from("<stdin>")
+    } else {
+        Arc::from(path.display().to_string())
+    };
+    let location = Location {
+        file: name.clone(),
+        line: 0,
+        column: 0,
+    };
+    let mut bytes = Vec::new();
+    let read = if is_stdin {
+        use std::io::Read;
+        std::io::stdin()
+            .take(MAX_INPUT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| ())
+    } else {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.len() > MAX_INPUT_BYTES as u64 => {
+                return Err(too_large(location));
+            }
+            Ok(_) => std::fs::read(path).map(|b| bytes = b),
+            Err(e) => Err(e),
+        }
+    };
+    if let Err(e) = read {
+        return Err(Finding::new("K2N001", location, "", format!("cannot read input: {e}")));
+    }
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(too_large(location));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Finding::new(
+            "K2N001",
+            location.clone(),
+            "",
+            format!(
+                "input is not UTF-8 text (invalid byte at offset {}); is this a binary file?",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    if text.contains('\0') {
+        return Err(Finding::new(
+            "K2N001",
+            location,
+            "",
+            "input contains NUL bytes; is this a binary file?",
+        ));
+    }
+    Ok(Input {
+        name,
+        relative_dir,
+        text,
+    })
+}
+
+fn too_large(location: Location) -> Finding {
+    Finding::new(
+        "K2N006",
+        location,
+        "",
+        format!(
+            "input is larger than {} MiB; split it into smaller files",
+            MAX_INPUT_BYTES / (1024 * 1024)
+        ),
+    )
+}
+
+/// Splits an input into its documents. A document that does not parse yields a finding; the
+/// other documents of the same file are still returned.
+pub fn split_documents(input: &Input) -> (Vec<Document>, Vec<Finding>) {
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
+    for chunk in document_chunks(&input.text) {
+        if chunk.text.trim().is_empty() {
+            continue;
+        }
+        let value: serde_yaml::Value = match serde_yaml::from_str(chunk.text) {
+            Ok(v) => v,
+            Err(e) => {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (chunk.first_line + l.line() - 1, l.column()))
+                    .unwrap_or((chunk.first_line, 1));
+                errors.push(Finding::new(
+                    "K2N001",
+                    Location {
+                        file: input.name.clone(),
+                        line,
+                        column,
+                    },
+                    "",
+                    format!("YAML syntax error: {}", strip_location(&e.to_string())),
+                ));
+                continue;
+            }
+        };
+        if value.is_null() {
+            continue; // comment-only or empty document
+        }
+        let locations = Arc::new(LocationIndex::build(chunk.text, chunk.first_line));
+        let doc_text: Arc<str> = Arc::from(chunk.text);
+        let start = locations.start();
+        if !value.is_mapping() {
+            errors.push(Finding::new(
+                "K2N002",
+                Location {
+                    file: input.name.clone(),
+                    line: start.line,
+                    column: start.column,
+                },
+                "",
+                "document is not a mapping (expected a Kubernetes object with apiVersion and kind)",
+            ));
+            continue;
+        }
+        let is_list = value.get("kind").and_then(|k| k.as_str()) == Some("List")
+            || value
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .is_some_and(|k| k.ends_with("List") && value.get("items").is_some());
+        if is_list {
+            if let Some(items) = value.get("items").and_then(|i| i.as_sequence()) {
+                for (i, item) in items.iter().enumerate() {
+                    documents.push(Document {
+                        file: input.name.clone(),
+                        relative_dir: input.relative_dir.clone(),
+                        base_path: child_index("items", i),
+                        value: item.clone(),
+                        locations: locations.clone(),
+                        text: doc_text.clone(),
+                    });
+                }
+            }
+            continue;
+        }
+        documents.push(Document {
+            file: input.name.clone(),
+            relative_dir: input.relative_dir.clone(),
+            base_path: String::new(),
+            value,
+            locations,
+            text: doc_text,
+        });
+    }
+    (documents, errors)
+}
+
+/// serde_yaml appends " at line L column C"; the location is reported separately.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+struct Chunk<'a> {
+    text: &'a str,
+    first_line: usize,
+}
+
+/// Splits at document markers (`---` or `...` at column 0), which YAML defines to end any
+/// block, so a plain line scan is exact. Content after `--- ` on the marker line is kept.
+fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
+    let mut chunks = Vec::new();
+    let mut start = 0usize;
+    let mut first_line = 1usize;
+    let mut offset = 0usize;
+    let mut line_no = 1usize;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let is_marker = |m: &str| {
+            bare == m || bare.starts_with(&format!("{m} ")) || bare.starts_with(&format!("{m}\t"))
+        };
+        if is_marker("---") || is_marker("...") {
+            chunks.push(Chunk {
+                text: &text[start..offset],
+                first_line,
+            });
+            let rest = bare[3..].trim();
+            if is_marker("---") && !rest.is_empty() && !rest.starts_with('#') {
+                // `--- {inline}`: keep the inline content as the next document's first line.
+                start = offset + 4;
+                first_line = line_no;
+            } else {
+                start = offset + line.len();
+                first_line = line_no + 1;
+            }
+        }
+        offset += line.len();
+        line_no += 1;
+    }
+    chunks.push(Chunk {
+        text: &text[start..],
+        first_line,
+    });
+    chunks
+}
+
+/// Walks the given paths: files as given, directories recursively for `*.yaml`, `*.yml` and
+/// `*.json`, skipping hidden entries and what a `.k2nignore` file in the root lists. Results are
+/// sorted so that a batch is processed (and reported) in a stable order.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Finding> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" || !path.is_dir() {
+            out.push((path.clone(), PathBuf::new()));
+            continue;
+        }
+        let ignore = IgnoreList::read(path);
+        let mut found = Vec::new();
+        walk(path, path, &ignore, &mut found).map_err(|e| {
+            Finding::new(
+                "K2N001",
+                Location {
+                    file: Arc::from(path.display().to_string()),
+                    line: 0,
+                    column: 0,
+                },
+                "",
+                format!("cannot read directory: {e}"),
+            )
+        })?;
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    ignore: &IgnoreList,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        if ignore.matches(&relative) {
+            continue;
+        }
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            walk(root, &path, ignore, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            let rel_dir = relative.parent().map(Path::to_path_buf).unwrap_or_default();
+            out.push((path, rel_dir));
+        }
+    }
+    Ok(())
+}
+
+/// `.k2nignore`: one pattern a line (`#` comments); a pattern matches a relative path or any of
+/// its leading directories; `*` matches within one path segment.
+#[derive(Debug, Default)]
+struct IgnoreList {
+    patterns: Vec<String>,
+}
+
+impl IgnoreList {
+    fn read(root: &Path) -> IgnoreList {
+        let text = std::fs::read_to_string(root.join(".k2nignore")).unwrap_or_default();
+        IgnoreList {
+            patterns: text
+                .lines()
+                .map(|l| l.trim().trim_matches('/').to_string())
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect(),
+        }
+    }
+
+    fn matches(&self, relative: &Path) -> bool {
+        let rel = relative.to_string_lossy().replace('\\', "/");
+        self.patterns.iter().any(|p| {
+            let segments: Vec<&str> = rel.split('/').collect();
+            (1..=segments.len()).any(|n| glob_match(p, &segments[..n].join("/")))
+                || (!p.contains('/') && segments.iter().any(|s| glob_match(p, s)))
+        })
+    }
+}
+
+fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((prefix, rest)) => {
+            let Some(tail) = text.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| !tail[..i].contains('/') && glob_match(rest, &tail[i..]))
+        }
+    }
+}
+
+/// ConfigMaps and Secrets seen in the inputs, by (namespace, name). Secret values are never
+/// kept: only their key names, so nothing downstream can leak them.
+#[derive(Debug, Default, Clone)]
+pub struct Resources {
+    pub config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
+    pub secret_keys: BTreeMap<(String, String), Vec<String>>,
+}
+
+impl Resources {
+    pub fn add(&mut self, doc: &Document, kind: DocumentKind) {
+        let Some(name) = doc.name() else { return };
+        let namespace = doc.namespace().unwrap_or("default").to_string();
+        let key = (namespace, name.to_string());
+        match kind {
+            DocumentKind::ConfigMap => {
+                let mut data = BTreeMap::new();
+                if let Some(map) = doc.value.get("data").and_then(|d| d.as_mapping()) {
+                    for (k, v) in map {
+                        if let (Some(k), Some(v)) = (k.as_str(), scalar_string(v)) {
+                            data.insert(k.to_string(), v);
+                        }
+                    }
+                }
+                self.config_maps.insert(key, data);
+            }
+            DocumentKind::Secret => {
+                let mut keys = Vec::new();
+                for field in ["data", "stringData"] {
+                    if let Some(map) = doc.value.get(field).and_then(|d| d.as_mapping()) {
+                        keys.extend(map.keys().filter_map(|k| k.as_str().map(str::to_string)));
+                    }
+                }
+                keys.sort();
+                keys.dedup();
+                self.secret_keys.insert(key, keys);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn scalar_string(v: &serde_yaml::Value) -> Option<String> {
+    match v {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Position of an object's start, for messages about the object as a whole.
+pub fn object_start(doc: &Document) -> Position {
+    doc.locations.position(&doc.base_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(text: &str) -> Input {
+        Input {
+            name: Arc::from("t.yaml"),
+            relative_dir: PathBuf::new(),
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn splits_documents_with_lines() {
+        let (docs, errs) = split_documents(&input(
+            "# only a comment\n---\napiVersion: v1\nkind: ConfigMap\n---\n# c\n---\napiVersion: x/v1\nkind: Y\n...\n",
+        ));
+        assert!(errs.is_empty());
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].location("kind").line, 4);
+        assert_eq!(docs[1].location("kind").line, 9);
+    }
+
+    #[test]
+    fn syntax_error_keeps_other_documents() {
+        let (docs, errs) = split_documents(&input("a: [1, 2\n---\nkind: X\n"));
+        assert_eq!(docs.len(), 1);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].code, "K2N001");
+        assert_eq!(errs[0].location.line, 2);
+    }
+
+    #[test]
+    fn ignore_patterns() {
+        let ignore = IgnoreList {
+            patterns: vec!["vendor".into(), "*.tmp.yaml".into(), "a/b".into()],
+        };
+        assert!(ignore.matches(Path::new("vendor/x.yaml")));
+        assert!(ignore.matches(Path::new("x/y.tmp.yaml")));
+        assert!(ignore.matches(Path::new("a/b/c.yaml")));
+        assert!(!ignore.matches(Path::new("a/c.yaml")));
+    }
+}

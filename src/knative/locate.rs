@@ -1,0 +1,347 @@
+//! Maps YAML paths such as `spec.template.spec.containers[0].ports` to the line and column where
+//! they appear in the source, so findings can point at the input.
+//!
+//! serde_yaml gives positions only for errors, so this is a small indentation-based scan of block
+//! YAML (what Kubernetes manifests use). It is deliberately forgiving: a path it cannot place (flow
+//! collections, exotic layouts) falls back to its nearest placed ancestor, never to an error.
+
+use std::collections::HashMap;
+
+/// 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Positions of the paths of one YAML document.
+#[derive(Debug, Clone, Default)]
+pub struct LocationIndex {
+    positions: HashMap<String, Position>,
+    start: Position,
+}
+
+/// Appends a mapping key to a path: plain keys with `.`, keys holding dots or slashes quoted.
+pub fn child_key(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (path.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}[{key:?}]"),
+    }
+}
+
+/// Appends a sequence index to a path.
+pub fn child_index(path: &str, index: usize) -> String {
+    format!("{path}[{index}]")
+}
+
+#[derive(Debug)]
+struct Frame {
+    column: usize,
+    path: String,
+    is_sequence: bool,
+    next_index: usize,
+}
+
+impl LocationIndex {
+    /// Indexes `text`, whose first line is line `first_line` of the file.
+    pub fn build(text: &str, first_line: usize) -> LocationIndex {
+        let mut index = LocationIndex {
+            positions: HashMap::new(),
+            start: Position {
+                line: first_line,
+                column: 1,
+            },
+        };
+        let mut frames: Vec<Frame> = vec![Frame {
+            column: 0,
+            path: String::new(),
+            is_sequence: false,
+            next_index: 0,
+        }];
+        // A key whose value starts on a later line: (path, column of the key).
+        let mut pending: Option<(String, usize)> = None;
+        // Lines more indented than this belong to a block scalar or a multi-line flow value.
+        let mut skip_deeper_than: Option<usize> = None;
+        let mut first_content = true;
+
+        for (offset, raw) in text.lines().enumerate() {
+            let line_no = first_line + offset;
+            let trimmed = raw.trim_start_matches(' ');
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let column = raw.len() - trimmed.len();
+            if let Some(limit) = skip_deeper_than {
+                if column > limit {
+                    continue;
+                }
+                skip_deeper_than = None;
+            }
+            if first_content {
+                index.start = Position {
+                    line: line_no,
+                    column: column + 1,
+                };
+                first_content = false;
+                frames[0].column = column;
+            }
+            let starts_item = trimmed == "-" || trimmed.starts_with("- ");
+            if let Some((path, key_column)) = pending.take()
+                && (column > key_column || (column == key_column && starts_item))
+            {
+                frames.push(Frame {
+                    column,
+                    path,
+                    is_sequence: starts_item,
+                    next_index: 0,
+                });
+            }
+            while frames.len() > 1 && frames.last().is_some_and(|f| f.column > column) {
+                frames.pop();
+            }
+            let mut content = trimmed;
+            let mut col = column;
+            // Each `- ` opens an item; the rest of the line is that item's content.
+            loop {
+                let is_item = content == "-" || content.starts_with("- ");
+                let Some(frame) = frames.last_mut() else {
+                    break;
+                };
+                if !is_item {
+                    break;
+                }
+                if !frame.is_sequence || frame.column != col {
+                    // An item deeper than the current sequence: a nested sequence.
+                    let path = frame.path.clone();
+                    frames.push(Frame {
+                        column: col,
+                        path,
+                        is_sequence: true,
+                        next_index: 0,
+                    });
+                }
+                let Some(frame) = frames.last_mut() else {
+                    break;
+                };
+                let item_path = child_index(&frame.path, frame.next_index);
+                frame.next_index += 1;
+                index.record(&item_path, line_no, col);
+                let rest = content[1..].trim_start_matches(' ');
+                let rest_col = col + (content.len() - rest.len());
+                if rest.is_empty() {
+                    pending = Some((item_path, col));
+                    content = rest;
+                    break;
+                }
+                if rest.starts_with("- ") || rest == "-" || split_key(rest).is_some() {
+                    frames.push(Frame {
+                        column: rest_col,
+                        path: item_path,
+                        is_sequence: false,
+                        next_index: 0,
+                    });
+                    if !(rest.starts_with("- ") || rest == "-") {
+                        // A mapping entry follows on the same line; its frame is the one just pushed.
+                        content = rest;
+                        col = rest_col;
+                        break;
+                    }
+                    if let Some(f) = frames.last_mut() {
+                        f.is_sequence = true;
+                    }
+                    content = rest;
+                    col = rest_col;
+                    continue;
+                }
+                content = "";
+                break;
+            }
+            if content.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = split_key(content) else {
+                continue;
+            };
+            let Some(frame) = frames.last() else {
+                continue;
+            };
+            let path = child_key(&frame.path, &key);
+            index.record(&path, line_no, col);
+            let value = strip_comment(value).trim();
+            if value.is_empty() || value.starts_with('&') && !value.contains(' ') {
+                pending = Some((path, col));
+            } else if value.starts_with('|') || value.starts_with('>') {
+                skip_deeper_than = Some(col);
+            } else if (value.starts_with('[') || value.starts_with('{')) && !balanced(value) {
+                skip_deeper_than = Some(col);
+            }
+        }
+        index
+    }
+
+    fn record(&mut self, path: &str, line: usize, column: usize) {
+        self.positions.entry(path.to_string()).or_insert(Position {
+            line,
+            column: column + 1,
+        });
+    }
+
+    /// Where `path` is, or its nearest placed ancestor, or the document start.
+    pub fn position(&self, path: &str) -> Position {
+        let mut current = path;
+        loop {
+            if let Some(p) = self.positions.get(current) {
+                return *p;
+            }
+            match parent(current) {
+                Some(up) => current = up,
+                None => return self.start,
+            }
+        }
+    }
+
+    /// Where the document starts.
+    pub fn start(&self) -> Position {
+        self.start
+    }
+
+    /// The position of `path` itself, without falling back to an ancestor.
+    pub fn exact(&self, path: &str) -> Option<Position> {
+        self.positions.get(path).copied()
+    }
+}
+
+/// The parent path: strips the last `.key`, `[n]` or `["key"]`.
+fn parent(path: &str) -> Option<&str> {
+    if path.is_empty() {
+        return None;
+    }
+    if path.ends_with(']') {
+        // Find the `[` that opens the last segment, skipping a quoted key.
+        let bytes = path.as_bytes();
+        let mut i = path.len() - 1;
+        let mut in_quotes = false;
+        while i > 0 {
+            i -= 1;
+            match bytes[i] {
+                b'"' if i == 0 || bytes[i - 1] != b'\\' => in_quotes = !in_quotes,
+                b'[' if !in_quotes => return Some(&path[..i]),
+                _ => {}
+            }
+        }
+        return Some("");
+    }
+    match path.rfind(['.', ']']) {
+        Some(i) if path.as_bytes()[i] == b'.' => Some(&path[..i]),
+        Some(i) => Some(&path[..=i]),
+        None => Some(""),
+    }
+}
+
+/// Splits `key: value` (the key may be quoted); None when the line is not a mapping entry.
+fn split_key(content: &str) -> Option<(String, &str)> {
+    let (key, rest) = if let Some(quote) = content.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let end = content[1..].find(quote)? + 1;
+        (content[1..end].to_string(), &content[end + 1..])
+    } else {
+        if content.starts_with(['[', '{', '|', '>', '!', '&', '*', '#']) {
+            return None;
+        }
+        let mut split = None;
+        for (i, _) in content.match_indices(':') {
+            let after = &content[i + 1..];
+            if after.is_empty() || after.starts_with(' ') || after.starts_with('\t') {
+                split = Some(i);
+                break;
+            }
+        }
+        let i = split?;
+        (content[..i].trim_end().to_string(), &content[i..])
+    };
+    let rest = rest.trim_start();
+    let value = rest.strip_prefix(':')?;
+    if !(value.is_empty() || value.starts_with(' ') || value.starts_with('\t')) {
+        return None;
+    }
+    Some((key, value))
+}
+
+fn strip_comment(value: &str) -> &str {
+    match value.find(" #") {
+        Some(i) if !value.starts_with(['"', '\'']) => &value[..i],
+        _ => value,
+    }
+}
+
+fn balanced(value: &str) -> bool {
+    let mut depth = 0i64;
+    let mut quote: Option<char> = None;
+    for c in value.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            _ => {}
+        }
+    }
+    depth <= 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SVC: &str = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  annotations:
+    autoscaling.knative.dev/min-scale: \"1\"
+spec:
+  template:
+    spec:
+      containers:
+      - image: ghcr.io/x/hello
+        env:
+          - name: A
+            value: |
+              multi
+              line
+          - name: B
+            value: b
+        ports:
+        - containerPort: 8080
+";
+
+    #[test]
+    fn places_nested_paths() {
+        let idx = LocationIndex::build(SVC, 10);
+        let at = |p: &str| idx.exact(p).map(|p| (p.line, p.column));
+        assert_eq!(at("metadata.name"), Some((13, 3)));
+        assert_eq!(
+            at("metadata.annotations[\"autoscaling.knative.dev/min-scale\"]"),
+            Some((15, 5))
+        );
+        assert_eq!(at("spec.template.spec.containers[0]"), Some((20, 7)));
+        assert_eq!(at("spec.template.spec.containers[0].image"), Some((20, 9)));
+        assert_eq!(at("spec.template.spec.containers[0].env[1].name"), Some((26, 13)));
+        assert_eq!(at("spec.template.spec.containers[0].ports[0].containerPort"), Some((29, 11)));
+    }
+
+    #[test]
+    fn falls_back_to_ancestor() {
+        let idx = LocationIndex::build(SVC, 1);
+        let p = idx.position("spec.template.spec.containers[0].resources.limits.cpu");
+        assert_eq!((p.line, p.column), (11, 9));
+        assert_eq!(parent("a.b[\"x.y\"]"), Some("a.b"));
+        assert_eq!(parent("a.b[3]"), Some("a.b"));
+        assert_eq!(parent("a"), Some(""));
+    }
+}
