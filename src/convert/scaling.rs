@@ -270,5 +270,11 @@ fn policy_check(scale: &Scale, name: &str, ctx: &mut Ctx<'_>) -> (String, &'stat
         &path,
         format!("autoscaling on {check} becomes a Nomad Autoscaler target-value policy ({source}: {query}, target {target})"),
     );
-    (check.to_string(), source, query, json!(target))
+    // Whole numbers as integers, so JSON and HCL (which prints 70.0 as 70) say the same.
+    let target = if target.fract() == 0.0 && target.abs() < 1e15 {
+        json!(target as i64)
+    } else {
+        json!(target)
+    };
+    (check.to_string(), source, query, target)
 }

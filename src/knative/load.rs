@@ -214,6 +214,8 @@ pub fn split_documents(input: &Input) -> (Vec<Document>, Vec<Finding>) {
         if value.is_null() {
             continue; // comment-only or empty document
         }
+        let mut value = value;
+        yaml11_octal_modes(&mut value);
         let locations = Arc::new(LocationIndex::build(chunk.text, chunk.first_line));
         let doc_text: Arc<str> = Arc::from(chunk.text);
         let start = locations.start();
@@ -260,6 +262,30 @@ pub fn split_documents(input: &Input) -> (Vec<Document>, Vec<Finding>) {
         });
     }
     (documents, errors)
+}
+
+/// Kubernetes reads YAML 1.1, where `defaultMode: 0400` is octal 256; serde_yaml reads YAML
+/// 1.2, where it is the string "0400". File modes are the one place manifests rely on this.
+fn yaml11_octal_modes(value: &mut serde_yaml::Value) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (k, v) in map.iter_mut() {
+                let is_mode = matches!(k.as_str(), Some("mode" | "defaultMode"));
+                if is_mode
+                    && let Some(s) = v.as_str()
+                    && s.len() > 1
+                    && s.starts_with('0')
+                    && let Ok(n) = i64::from_str_radix(&s[1..], 8)
+                {
+                    *v = serde_yaml::Value::Number(n.into());
+                } else {
+                    yaml11_octal_modes(v);
+                }
+            }
+        }
+        serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(yaml11_octal_modes),
+        _ => {}
+    }
 }
 
 /// serde_yaml appends " at line L column C"; the location is reported separately.
