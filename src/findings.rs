@@ -143,10 +143,23 @@ pub fn render_human(finding: &Finding, source: Option<&str>) -> String {
     {
         let number = finding.location.line.to_string();
         let pad = " ".repeat(number.len());
-        let caret_at = finding.location.column.saturating_sub(1).min(line.len());
-        let width = line[caret_at..].trim_end().len().max(1);
-        out.push_str(&format!("{pad} |\n{number} | {line}\n{pad} | "));
-        out.push_str(&" ".repeat(caret_at));
+        let chars: Vec<char> = line.chars().collect();
+        let caret_at = finding.location.column.saturating_sub(1).min(chars.len());
+        // Long lines are cut to a window around the caret.
+        const WINDOW: usize = 100;
+        let start = caret_at.saturating_sub(WINDOW / 2).min(chars.len());
+        let end = (start + WINDOW).min(chars.len());
+        let shown: String = chars[start..end].iter().collect();
+        let (lead, trail) = (
+            if start > 0 { "…" } else { "" },
+            if end < chars.len() { "…" } else { "" },
+        );
+        let rest: String = chars[caret_at..end].iter().collect();
+        let width = rest.trim_end().chars().count().max(1);
+        out.push_str(&format!(
+            "{pad} |\n{number} | {lead}{shown}{trail}\n{pad} | "
+        ));
+        out.push_str(&" ".repeat(caret_at - start + lead.chars().count()));
         out.push_str(&"^".repeat(width));
         out.push('\n');
     }
@@ -179,7 +192,13 @@ assumption or a default. `--strict` fails on warnings; `--allow CODE` accepts a 
 (`UPDATE_DOCS=1 cargo test findings_doc`).\n\n| code | severity | title |\n|---|---|---|\n",
     );
     for c in CODES {
-        out.push_str(&format!("| [{}](#{}) | {} | {} |\n", c.code, c.code.to_lowercase(), c.severity, c.title));
+        out.push_str(&format!(
+            "| [{}](#{}) | {} | {} |\n",
+            c.code,
+            c.code.to_lowercase(),
+            c.severity,
+            c.title
+        ));
     }
     for c in CODES {
         out.push('\n');
@@ -202,182 +221,358 @@ macro_rules! code {
 }
 
 pub static CODES: &[CodeInfo] = &[
-    code!("K2N001", Error, "input cannot be read or parsed",
+    code!(
+        "K2N001",
+        Error,
+        "input cannot be read or parsed",
         "The file could not be read, is not UTF-8 text, or is not valid YAML/JSON. Other documents of the same file and other files are still converted.",
         "fix the YAML syntax at the marked position (a linter such as yamllint shows the same place)",
-        "spec:\n  template: [unclosed"),
-    code!("K2N002", Error, "field has the wrong type",
+        "spec:\n  template: [unclosed"
+    ),
+    code!(
+        "K2N002",
+        Error,
+        "field has the wrong type",
         "A field does not have the type Knative's schema gives it (a string where a list is expected, a map where a number is).",
         "compare the field with the Knative Service reference; Kubernetes would reject it the same way",
-        "spec:\n  template:\n    spec:\n      containers: nope"),
-    code!("K2N003", Error, "required field missing",
+        "spec:\n  template:\n    spec:\n      containers: nope"
+    ),
+    code!(
+        "K2N003",
+        Error,
+        "required field missing",
         "A Knative Service needs metadata.name and at least one container with an image.",
         "add the missing field",
-        "spec:\n  template:\n    spec:\n      containers:\n      - name: app"),
-    code!("K2N004", Error, "invalid name",
+        "spec:\n  template:\n    spec:\n      containers:\n      - name: app"
+    ),
+    code!(
+        "K2N004",
+        Error,
+        "invalid name",
         "Service names must be DNS-1035 labels (lower-case letters, digits and '-', starting with a letter, at most 63 characters) so they are valid Nomad job IDs and service names too. Container names must be DNS-1123 labels.",
         "rename the Service or container",
-        "metadata:\n  name: My_Service"),
-    code!("K2N005", Error, "unsupported apiVersion",
+        "metadata:\n  name: My_Service"
+    ),
+    code!(
+        "K2N005",
+        Error,
+        "unsupported apiVersion",
         "Only serving.knative.dev/v1 Services are converted. v1alpha1/v1beta1 Services were removed from Knative.",
         "migrate the manifest to serving.knative.dev/v1 (the field layout is the same for most services)",
-        "apiVersion: serving.knative.dev/v1alpha1\nkind: Service"),
-    code!("K2N006", Error, "input too large or too deeply nested",
+        "apiVersion: serving.knative.dev/v1alpha1\nkind: Service"
+    ),
+    code!(
+        "K2N006",
+        Error,
+        "input too large or too deeply nested",
         "Inputs over 16 MiB, YAML nested deeper than the parser's limit, or alias expansions beyond its budget are refused instead of exhausting memory.",
         "split the input into smaller files; remove recursive or exploding YAML aliases",
-        "a: &a [*a, *a, *a]"),
-    code!("K2N010", Error, "invalid container ports",
+        "a: &a [*a, *a, *a]"
+    ),
+    code!(
+        "K2N010",
+        Error,
+        "invalid container ports",
         "Knative allows at most one port, on exactly one container; with several containers the serving one must declare it. Port names must be empty, http1 or h2c; protocol TCP.",
         "declare one containerPort on the container that serves requests",
-        "containers:\n- image: a\n  ports:\n  - containerPort: 8080\n  - containerPort: 9000"),
-    code!("K2N011", Error, "reserved port",
+        "containers:\n- image: a\n  ports:\n  - containerPort: 8080\n  - containerPort: 9000"
+    ),
+    code!(
+        "K2N011",
+        Error,
+        "reserved port",
         "Ports 8012, 8013, 8022, 8008, 9090 and 9091 are used by Knative's queue-proxy and rejected by Knative.",
         "move the application to another port, e.g. 8080",
-        "ports:\n- containerPort: 9090"),
-    code!("K2N012", Error, "invalid resource quantity",
+        "ports:\n- containerPort: 9090"
+    ),
+    code!(
+        "K2N012",
+        Error,
+        "invalid resource quantity",
         "A resources value is not a Kubernetes quantity (e.g. 250m, 0.5, 128Mi, 1G, 1e3).",
         "write the quantity as Kubernetes does; the message quotes the bad value",
-        "resources:\n  requests:\n    memory: 12 8Mi"),
-    code!("K2N013", Error, "invalid autoscaling annotation",
+        "resources:\n  requests:\n    memory: 12 8Mi"
+    ),
+    code!(
+        "K2N013",
+        Error,
+        "invalid autoscaling annotation",
         "An autoscaling annotation value is not what Knative accepts (scale bounds must be non-negative integers; targets positive numbers; windows durations), or min-scale is above max-scale.",
         "fix the annotation value; Knative would reject it too",
-        "annotations:\n  autoscaling.knative.dev/min-scale: \"two\""),
-    code!("K2N014", Error, "reserved environment variable",
+        "annotations:\n  autoscaling.knative.dev/min-scale: \"two\""
+    ),
+    code!(
+        "K2N014",
+        Error,
+        "reserved environment variable",
         "PORT, K_SERVICE, K_CONFIGURATION and K_REVISION are set by Knative in the serving container and may not be set by the user.",
         "remove the variable; the converter sets it in the Nomad task as Knative did",
-        "env:\n- name: PORT\n  value: \"9000\""),
-    code!("K2N015", Error, "invalid volume or mount",
+        "env:\n- name: PORT\n  value: \"9000\""
+    ),
+    code!(
+        "K2N015",
+        Error,
+        "invalid volume or mount",
         "A volumeMount names a volume that does not exist, a mount path is not absolute or is reserved, or a volume has no supported source.",
         "make every mount name a declared volume, with an absolute path",
-        "volumeMounts:\n- name: missing\n  mountPath: /data"),
-    code!("K2N016", Error, "generated job fails Nomad validation",
+        "volumeMounts:\n- name: missing\n  mountPath: /data"
+    ),
+    code!(
+        "K2N016",
+        Error,
+        "generated job fails Nomad validation",
         "The job the converter produced breaks one of Nomad's register-time rules. This is a converter bug or an input the mapping cannot express; nothing is written for this service.",
         "report the input; the message names the Nomad rule",
-        "(no example: indicates a bug)"),
-    code!("K2N020", Warning, "scale to zero not kept",
+        "(no example: indicates a bug)"
+    ),
+    code!(
+        "K2N020",
+        Warning,
+        "scale to zero not kept",
         "Knative scales this Service to zero when idle (min-scale 0, the default) and wakes it with its activator. Nomad has no request-driven activator, so the job keeps at least one instance running.",
         "accept it (--allow K2N020), set autoscaling.knative.dev/min-scale: \"1\", or use --scale-to-zero sablier with Sablier in front of the service",
-        "metadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/example/hello"),
-    code!("K2N021", Info, "max-scale unset, capped",
+        "metadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/example/hello"
+    ),
+    code!(
+        "K2N021",
+        Info,
+        "max-scale unset, capped",
         "Knative's max-scale 0 (the default) means unlimited; the Nomad scaling block needs a maximum, so the configured default cap is used.",
         "set autoscaling.knative.dev/max-scale, or --default-max-scale",
-        "annotations:\n  autoscaling.knative.dev/min-scale: \"1\""),
-    code!("K2N022", Warning, "containerConcurrency not enforced",
+        "annotations:\n  autoscaling.knative.dev/min-scale: \"1\""
+    ),
+    code!(
+        "K2N022",
+        Warning,
+        "containerConcurrency not enforced",
         "containerConcurrency is a hard per-instance limit enforced by Knative's queue-proxy. Nomad does not limit in-flight requests; put a limit in the ingress (e.g. Traefik inFlightReq) if the application needs it.",
         "configure an in-flight request limit in the proxy in front of the service",
-        "spec:\n  template:\n    spec:\n      containerConcurrency: 10"),
-    code!("K2N023", Warning, "request timeout not enforced",
+        "spec:\n  template:\n    spec:\n      containerConcurrency: 10"
+    ),
+    code!(
+        "K2N023",
+        Warning,
+        "request timeout not enforced",
         "timeoutSeconds bounds each request in Knative. Nomad does not see requests; the value only bounds kill_timeout (capped at the Nomad client's max_kill_timeout, 30s by default).",
         "set the timeout in the ingress or the application",
-        "spec:\n  template:\n    spec:\n      timeoutSeconds: 60"),
-    code!("K2N024", Warning, "traffic split not converted",
+        "spec:\n  template:\n    spec:\n      timeoutSeconds: 60"
+    ),
+    code!(
+        "K2N024",
+        Warning,
+        "traffic split not converted",
         "Nomad runs one version of a job at a time, so traffic percentages between revisions, pinned revisions and per-revision tags are not converted. The job runs the template's current spec; tags become service tags.",
         "use Nomad canary deployments (update { canary }) for gradual rollouts",
-        "traffic:\n- revisionName: hello-00001\n  percent: 50\n- latestRevision: true\n  percent: 50"),
-    code!("K2N025", Info, "autoscaling mapped to a Nomad Autoscaler policy",
+        "traffic:\n- revisionName: hello-00001\n  percent: 50\n- latestRevision: true\n  percent: 50"
+    ),
+    code!(
+        "K2N025",
+        Info,
+        "autoscaling mapped to a Nomad Autoscaler policy",
         "Knative's autoscaler target becomes a target-value strategy of the Nomad Autoscaler. Concurrency and rps targets read Traefik's metrics from Prometheus; CPU and memory read nomad-apm. The Nomad Autoscaler must be running for the group to scale.",
         "run the Nomad Autoscaler with a Prometheus APM, or adjust the policy's query",
-        "annotations:\n  autoscaling.knative.dev/target: \"50\""),
-    code!("K2N026", Warning, "autoscaling setting without Nomad equivalent",
+        "annotations:\n  autoscaling.knative.dev/target: \"50\""
+    ),
+    code!(
+        "K2N026",
+        Warning,
+        "autoscaling setting without Nomad equivalent",
         "Panic windows, activation scale, target burst capacity, the aggregation algorithm and similar KPA settings have no Nomad Autoscaler equivalent and are dropped.",
         "tune the Nomad Autoscaler policy (cooldown, evaluation_interval) instead",
-        "annotations:\n  autoscaling.knative.dev/panic-window-percentage: \"20\""),
-    code!("K2N027", Info, "secret read from a Nomad Variable",
+        "annotations:\n  autoscaling.knative.dev/panic-window-percentage: \"20\""
+    ),
+    code!(
+        "K2N027",
+        Info,
+        "secret read from a Nomad Variable",
         "Secret values are never copied. Each secretKeyRef, envFrom secret and secret volume becomes a template that reads a Nomad Variable at the task's path; the variable must exist before the job can start.",
         "create the variable with the `nomad var put` command shown in the secret manifest",
-        "env:\n- name: TOKEN\n  valueFrom:\n    secretKeyRef: {name: api, key: token}"),
-    code!("K2N028", Warning, "ConfigMap not in the inputs",
+        "env:\n- name: TOKEN\n  valueFrom:\n    secretKeyRef: {name: api, key: token}"
+    ),
+    code!(
+        "K2N028",
+        Warning,
+        "ConfigMap not in the inputs",
         "The referenced ConfigMap was not among the inputs, so its values could not be inlined; they are read from a Nomad Variable instead, which must be created.",
         "add the ConfigMap to the inputs, or create the Nomad Variable",
-        "envFrom:\n- configMapRef: {name: settings}"),
-    code!("K2N029", Warning, "probe type not supported by the provider",
+        "envFrom:\n- configMapRef: {name: settings}"
+    ),
+    code!(
+        "K2N029",
+        Warning,
+        "probe type not supported by the provider",
         "Nomad's built-in service provider runs only http and tcp checks. exec probes need Consul script checks, gRPC probes Consul grpc checks; otherwise a TCP check on the port is used.",
         "use --service-provider consul, or give the application an HTTP health endpoint",
-        "readinessProbe:\n  exec:\n    command: [cat, /tmp/ready]"),
-    code!("K2N030", Info, "default readiness check",
+        "readinessProbe:\n  exec:\n    command: [cat, /tmp/ready]"
+    ),
+    code!(
+        "K2N030",
+        Info,
+        "default readiness check",
         "Knative probes the serving port over TCP when no readiness probe is given; the job gets the same TCP check.",
         "add a readinessProbe with httpGet for a more meaningful check",
-        "containers:\n- image: ghcr.io/example/hello"),
-    code!("K2N031", Info, "probe timing adjusted",
+        "containers:\n- image: ghcr.io/example/hello"
+    ),
+    code!(
+        "K2N031",
+        Info,
+        "probe timing adjusted",
         "Knative's default probing (periodSeconds 0) polls every 50 ms until ready; Nomad checks run at most once a second, so interval and timeout are at least 1s.",
         "set periodSeconds/timeoutSeconds explicitly to choose the check timing",
-        "readinessProbe:\n  httpGet: {path: /healthz}"),
-    code!("K2N032", Warning, "pod field not converted",
+        "readinessProbe:\n  httpGet: {path: /healthz}"
+    ),
+    code!(
+        "K2N032",
+        Warning,
+        "pod field not converted",
         "A pod-level field (behind a Knative feature flag, or without a Nomad equivalent) is not converted: nodeSelector, affinity, tolerations, dnsConfig, priorityClassName, serviceAccountName and similar.",
         "express placement with Nomad constraints/affinities by hand",
-        "spec:\n  template:\n    spec:\n      nodeSelector: {disktype: ssd}"),
-    code!("K2N033", Warning, "container field not converted",
+        "spec:\n  template:\n    spec:\n      nodeSelector: {disktype: ssd}"
+    ),
+    code!(
+        "K2N033",
+        Warning,
+        "container field not converted",
         "A container field has no Nomad docker driver equivalent and is dropped (e.g. terminationMessagePath, some securityContext settings).",
         "check whether the application depends on it",
-        "securityContext:\n  seccompProfile: {type: RuntimeDefault}"),
-    code!("K2N034", Warning, "volume kind not converted",
+        "securityContext:\n  seccompProfile: {type: RuntimeDefault}"
+    ),
+    code!(
+        "K2N034",
+        Warning,
+        "volume kind not converted",
         "Only secret, configMap, projected (secret/configMap), emptyDir and persistentVolumeClaim volumes are converted. PVCs become CSI volume requests that must exist in Nomad.",
         "create a Nomad volume with the claim's name, or mount storage by hand",
-        "volumes:\n- name: data\n  hostPath: {path: /srv}"),
-    code!("K2N035", Info, "image tag not pinned",
+        "volumes:\n- name: data\n  hostPath: {path: /srv}"
+    ),
+    code!(
+        "K2N035",
+        Info,
+        "image tag not pinned",
         "Knative resolves image tags to digests when it creates a revision, so a revision keeps running the same image. Nomad pulls the tag as written.",
         "pin the image by digest (image@sha256:...) for reproducible deployments",
-        "image: ghcr.io/example/hello:latest"),
-    code!("K2N036", Warning, "Knative object not converted",
+        "image: ghcr.io/example/hello:latest"
+    ),
+    code!(
+        "K2N036",
+        Warning,
+        "Knative object not converted",
         "Only Services are converted. Routes, Configurations, Revisions, DomainMappings and eventing objects (Triggers, Brokers, sources, flows) have no Nomad counterpart.",
         "recreate routing and event delivery with your ingress and messaging on Nomad",
-        "apiVersion: eventing.knative.dev/v1\nkind: Trigger"),
-    code!("K2N037", Warning, "annotation in the wrong place",
+        "apiVersion: eventing.knative.dev/v1\nkind: Trigger"
+    ),
+    code!(
+        "K2N037",
+        Warning,
+        "annotation in the wrong place",
         "Autoscaling annotations on the Service's own metadata are rejected by Knative; they belong under spec.template.metadata.annotations. They are ignored.",
         "move the annotation to spec.template.metadata.annotations",
-        "metadata:\n  annotations:\n    autoscaling.knative.dev/min-scale: \"1\""),
-    code!("K2N038", Info, "cluster-local visibility",
+        "metadata:\n  annotations:\n    autoscaling.knative.dev/min-scale: \"1\""
+    ),
+    code!(
+        "K2N038",
+        Info,
+        "cluster-local visibility",
         "networking.knative.dev/visibility: cluster-local keeps the Service off the public ingress. The job gets no ingress tags and is tagged cluster-local.",
         "nothing to do unless the service should be public",
-        "metadata:\n  labels:\n    networking.knative.dev/visibility: cluster-local"),
-    code!("K2N039", Warning, "obsolete visibility label",
+        "metadata:\n  labels:\n    networking.knative.dev/visibility: cluster-local"
+    ),
+    code!(
+        "K2N039",
+        Warning,
+        "obsolete visibility label",
         "serving.knative.dev/visibility is no longer read by Knative (renamed in v0.18); the Service is public in Knative today, and stays public here.",
         "use networking.knative.dev/visibility if the Service should be cluster-local",
-        "metadata:\n  labels:\n    serving.knative.dev/visibility: cluster-local"),
-    code!("K2N040", Warning, "environment source not supported",
+        "metadata:\n  labels:\n    serving.knative.dev/visibility: cluster-local"
+    ),
+    code!(
+        "K2N040",
+        Warning,
+        "environment source not supported",
         "fieldRef and resourceFieldRef read pod fields that do not exist on Nomad; the variable is set from the matching Nomad runtime variable where one exists, otherwise dropped.",
         "use Nomad runtime variables (NOMAD_ALLOC_ID, NOMAD_CPU_LIMIT, ...) in the application",
-        "env:\n- name: POD\n  valueFrom:\n    fieldRef: {fieldPath: metadata.name}"),
-    code!("K2N041", Warning, "image pull secret not converted",
+        "env:\n- name: POD\n  valueFrom:\n    fieldRef: {fieldPath: metadata.name}"
+    ),
+    code!(
+        "K2N041",
+        Warning,
+        "image pull secret not converted",
         "imagePullSecrets are Kubernetes Secrets; Nomad's docker driver authenticates through the client's docker auth config or an auth block.",
         "configure registry credentials on the Nomad clients (docker plugin auth config)",
-        "imagePullSecrets:\n- name: regcred"),
-    code!("K2N042", Info, "revision naming",
+        "imagePullSecrets:\n- name: regcred"
+    ),
+    code!(
+        "K2N042",
+        Info,
+        "revision naming",
         "Nomad has no revisions; K_REVISION is set to the template's name, or to <service>-00001 like a Service's first revision.",
         "nothing to do unless the application parses K_REVISION",
-        "spec:\n  template:\n    metadata:\n      name: hello-v2"),
-    code!("K2N043", Info, "ephemeral storage becomes the group's ephemeral disk",
+        "spec:\n  template:\n    metadata:\n      name: hello-v2"
+    ),
+    code!(
+        "K2N043",
+        Info,
+        "ephemeral storage becomes the group's ephemeral disk",
         "ephemeral-storage requests and limits of all containers are summed into the group's ephemeral_disk size (at least what the log files need).",
         "nothing to do",
-        "resources:\n  requests:\n    ephemeral-storage: 1Gi"),
-    code!("K2N044", Info, "Nomad default resources",
+        "resources:\n  requests:\n    ephemeral-storage: 1Gi"
+    ),
+    code!(
+        "K2N044",
+        Info,
+        "Nomad default resources",
         "The container requests no CPU or memory, so Nomad's defaults (100 MHz, 300 MiB) are written explicitly.",
         "set resources.requests so the job reserves what the function needs",
-        "containers:\n- image: ghcr.io/example/hello"),
-    code!("K2N045", Info, "resource value raised to Nomad's minimum",
+        "containers:\n- image: ghcr.io/example/hello"
+    ),
+    code!(
+        "K2N045",
+        Info,
+        "resource value raised to Nomad's minimum",
         "Nomad requires at least 1 MHz of CPU and 10 MiB of memory per task; smaller requests are raised.",
         "nothing to do",
-        "resources:\n  requests:\n    memory: 4Mi"),
-    code!("K2N046", Warning, "secret keys unknown",
+        "resources:\n  requests:\n    memory: 4Mi"
+    ),
+    code!(
+        "K2N046",
+        Warning,
+        "secret keys unknown",
         "envFrom or a volume names a Secret/ConfigMap whose keys are not known (it is not among the inputs), so its entries cannot be listed in the template.",
         "add the Secret (key names are enough, values are never read) or ConfigMap to the inputs",
-        "envFrom:\n- secretRef: {name: api}"),
-    code!("K2N047", Warning, "expansion syntax differs",
+        "envFrom:\n- secretRef: {name: api}"
+    ),
+    code!(
+        "K2N047",
+        Warning,
+        "expansion syntax differs",
         "Kubernetes expands $(VAR) in command, args and env values; Nomad's docker driver expands ${VAR}. References are rewritten to Nomad's syntax.",
         "check the rewritten command line",
-        "args: [\"--port=$(PORT)\"]"),
-    code!("K2N048", Info, "liveness probe restarts the task",
+        "args: [\"--port=$(PORT)\"]"
+    ),
+    code!(
+        "K2N048",
+        Info,
+        "liveness probe restarts the task",
         "A liveness probe becomes a check with check_restart: after failureThreshold consecutive failures Nomad restarts the task, after a grace period covering initialDelaySeconds and any startup probe.",
         "nothing to do",
-        "livenessProbe:\n  httpGet: {path: /healthz}"),
-    code!("K2N049", Warning, "duplicate job ID",
+        "livenessProbe:\n  httpGet: {path: /healthz}"
+    ),
+    code!(
+        "K2N049",
+        Warning,
+        "duplicate job ID",
         "Two inputs produce the same Nomad job ID (the same Service twice, or the same name in two files of one namespace). Only the first is written.",
         "rename one of the Services, or exclude one file with .k2nignore",
-        "(two files both defining metadata.name: hello)"),
-    code!("K2N050", Warning, "CPU limit not enforced",
+        "(two files both defining metadata.name: hello)"
+    ),
+    code!(
+        "K2N050",
+        Warning,
+        "CPU limit not enforced",
         "Nomad's cpu is a share of the node, not a hard cap like a Kubernetes CPU limit (unless the client enforces cpu_hard_limit). The request (or the limit, when no request is given) becomes cpu.",
         "set docker cpu_hard_limit on the task if the hard cap matters",
-        "resources:\n  limits:\n    cpu: \"1\""),
+        "resources:\n  limits:\n    cpu: \"1\""
+    ),
 ];
 
 #[cfg(test)]
@@ -401,12 +596,19 @@ mod tests {
             std::fs::write(path, &want).unwrap();
         }
         let have = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(have == want, "docs/findings.md is stale: run UPDATE_DOCS=1 cargo test findings_doc");
+        assert!(
+            have == want,
+            "docs/findings.md is stale: run UPDATE_DOCS=1 cargo test findings_doc"
+        );
     }
 
     #[test]
     fn strict_and_allow() {
-        let loc = Location { file: Arc::from("f"), line: 1, column: 1 };
+        let loc = Location {
+            file: Arc::from("f"),
+            line: 1,
+            column: 1,
+        };
         let w = vec![Finding::new("K2N020", loc, "", "m")];
         assert!(!fails(&w, false, &[]));
         assert!(fails(&w, true, &[]));

@@ -34,12 +34,18 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
     let mut err = stderr.lock();
     let mut all: Vec<&Finding> = batch.all_findings().collect();
     all.sort_by(|a, b| {
-        (a.location.file.as_ref(), a.location.line, a.location.column, a.code).cmp(&(
-            b.location.file.as_ref(),
-            b.location.line,
-            b.location.column,
-            b.code,
-        ))
+        (
+            a.location.file.as_ref(),
+            a.location.line,
+            a.location.column,
+            a.code,
+        )
+            .cmp(&(
+                b.location.file.as_ref(),
+                b.location.line,
+                b.location.column,
+                b.code,
+            ))
     });
     for f in all {
         let _ = match format {
@@ -96,7 +102,11 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     if args.message_format == MessageFormat::Human {
         eprintln!("{}", migrate::summary(&batch));
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -107,7 +117,10 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .filter(|f| f.severity == findings::Severity::Error)
         .collect();
     for f in &errors {
-        eprintln!("{}", findings::render_human(f, batch.sources.get(&f.location.file).map(|s| s.as_ref())));
+        eprintln!(
+            "{}",
+            findings::render_human(f, batch.sources.get(&f.location.file).map(|s| s.as_ref()))
+        );
     }
     let report = migrate::check(&batch, &args.against, args.format);
     let stdout = std::io::stdout();
@@ -116,10 +129,18 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         out.write_all(diff.as_bytes())?;
     }
     for path in &report.missing {
-        writeln!(out, "missing: {} (convert would write it)", args.against.join(path).display())?;
+        writeln!(
+            out,
+            "missing: {} (convert would write it)",
+            args.against.join(path).display()
+        )?;
     }
     for path in &report.orphaned {
-        writeln!(out, "orphaned: {} (no Service produces it)", args.against.join(path).display())?;
+        writeln!(
+            out,
+            "orphaned: {} (no Service produces it)",
+            args.against.join(path).display()
+        )?;
     }
     let ok = report.in_sync() && errors.is_empty();
     eprintln!(
@@ -129,7 +150,11 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         report.missing.len(),
         report.orphaned.len()
     );
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -145,7 +170,11 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn explain(code: &str) -> anyhow::Result<ExitCode> {

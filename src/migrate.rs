@@ -49,9 +49,11 @@ pub struct Batch {
 
 impl Batch {
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
-        self.other_findings
-            .iter()
-            .chain(self.services.iter().flat_map(|s| s.converted.findings.iter()))
+        self.other_findings.iter().chain(
+            self.services
+                .iter()
+                .flat_map(|s| s.converted.findings.iter()),
+        )
     }
 
     pub fn failed(&self, opts: &ConvertOptions) -> bool {
@@ -85,7 +87,9 @@ pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
     let split: Vec<(Vec<Document>, Vec<Finding>)> =
         inputs.par_iter().map(load::split_documents).collect();
     for input in &inputs {
-        batch.sources.insert(input.name.clone(), Arc::from(input.text.as_str()));
+        batch
+            .sources
+            .insert(input.name.clone(), Arc::from(input.text.as_str()));
     }
     let mut resources = Resources::default();
     let mut services = Vec::new();
@@ -122,7 +126,7 @@ fn unconverted_kind(doc: &Document, kind: DocumentKind) -> Finding {
     if kind == DocumentKind::OtherKnative && doc.kind() == "Service" {
         return Finding::new(
             "K2N005",
-            location,
+            doc.location("apiVersion"),
             "apiVersion",
             format!(
                 "Service {name:?} uses apiVersion {}; only serving.knative.dev/v1 is converted",
@@ -176,7 +180,8 @@ fn mark_duplicates(mut services: Vec<ServiceOutcome>) -> Vec<ServiceOutcome> {
         };
         let location = services[loser].location.clone();
         let lost = &mut services[loser].converted;
-        lost.findings.push(Finding::new("K2N049", location, "metadata.name", message));
+        lost.findings
+            .push(Finding::new("K2N049", location, "metadata.name", message));
         lost.job = None;
         seen.insert(key, winner);
     }
@@ -256,7 +261,12 @@ pub struct WriteReport {
     pub errors: Vec<(PathBuf, String)>,
 }
 
-pub fn write_outputs(batch: &Batch, out_dir: &Path, format: OutputFormat, force: bool) -> WriteReport {
+pub fn write_outputs(
+    batch: &Batch,
+    out_dir: &Path,
+    format: OutputFormat,
+    force: bool,
+) -> WriteReport {
     let mut report = WriteReport::default();
     for (rel, content) in planned_files(batch, format) {
         let path = out_dir.join(&rel);
@@ -329,7 +339,9 @@ pub fn check(batch: &Batch, against: &Path, format: OutputFormat) -> CheckReport
 }
 
 fn collect_files(root: &Path, dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

@@ -69,18 +69,31 @@ fn snapshots_round_trip_and_validate() {
                 .converted
                 .findings
                 .iter()
-                .map(|f| format!("{} {} {}:{} {}\n    {}\n", f.severity, f.code, f.location.line, f.location.column, f.path, f.message))
+                .map(|f| {
+                    format!(
+                        "{} {} {}:{} {}\n    {}\n",
+                        f.severity, f.code, f.location.line, f.location.column, f.path, f.message
+                    )
+                })
                 .collect();
             let Some(job) = s.job() else {
                 // Only services superseded by a later document may have no job here.
-                assert!(findings.contains("K2N049"), "{stem}/{id} failed:\n{findings}");
+                assert!(
+                    findings.contains("K2N049"),
+                    "{stem}/{id} failed:\n{findings}"
+                );
                 continue;
             };
             services += 1;
             let hcl_text = migrate::render(job, &s.source, OutputFormat::Hcl);
             let json_text = migrate::render(job, &s.source, OutputFormat::Json);
             for secret in SECRET_VALUES {
-                assert!(!hcl_text.contains(secret) && !json_text.contains(secret) && !findings.contains(secret), "{stem}: secret leaked");
+                assert!(
+                    !hcl_text.contains(secret)
+                        && !json_text.contains(secret)
+                        && !findings.contains(secret),
+                    "{stem}: secret leaked"
+                );
             }
             settings().bind(|| {
                 insta::assert_snapshot!(format!("{stem}__{id}.hcl"), hcl_text);
@@ -89,7 +102,8 @@ fn snapshots_round_trip_and_validate() {
             });
 
             let job_json = serde_json::to_value(job).unwrap();
-            let parsed = hcl::parse_job(&hcl_text).unwrap_or_else(|e| panic!("{stem}: HCL does not parse back: {e}\n{hcl_text}"));
+            let parsed = hcl::parse_job(&hcl_text)
+                .unwrap_or_else(|e| panic!("{stem}: HCL does not parse back: {e}\n{hcl_text}"));
             assert_eq!(parsed, job_json, "{stem}: HCL and JSON disagree");
             let problems = validate::validate_value(&job_json);
             assert!(problems.is_empty(), "{stem}: {problems:?}");

@@ -64,7 +64,10 @@ pub fn serving_port(ctx: &mut Ctx<'_>, spec: &RevisionSpec, serving: usize) -> O
         ctx.report(
             "K2N010",
             &format!("{path}[1]"),
-            format!("{} ports are declared; Knative allows exactly one", ports.len()),
+            format!(
+                "{} ports are declared; Knative allows exactly one",
+                ports.len()
+            ),
         );
         return None;
     }
@@ -93,7 +96,11 @@ pub fn serving_port(ctx: &mut Ctx<'_>, spec: &RevisionSpec, serving: usize) -> O
         );
         return None;
     }
-    let number = if port.container_port == 0 { 8080 } else { port.container_port };
+    let number = if port.container_port == 0 {
+        8080
+    } else {
+        port.container_port
+    };
     if !(1..=65535).contains(&number) {
         ctx.report(
             "K2N010",
@@ -158,12 +165,18 @@ pub fn tasks(
                 ctx.report(
                     "K2N004",
                     &format!("{path}.name"),
-                    format!("container name {name:?} is not allowed (DNS-1123 label, not queue-proxy)"),
+                    format!(
+                        "container name {name:?} is not allowed (DNS-1123 label, not queue-proxy)"
+                    ),
                 );
                 continue;
             }
             if !names.insert(name.clone()) {
-                ctx.report("K2N004", &format!("{path}.name"), format!("container name {name:?} is used twice"));
+                ctx.report(
+                    "K2N004",
+                    &format!("{path}.name"),
+                    format!("container name {name:?} is used twice"),
+                );
                 continue;
             }
             let is_serving = !is_init && i == serving;
@@ -290,10 +303,16 @@ fn docker_config(
         }
         if let Some(caps) = &sc.capabilities {
             if let Some(add) = caps.add.as_ref().filter(|a| !a.is_empty()) {
-                config.insert("cap_add".into(), json!(add.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()));
+                config.insert(
+                    "cap_add".into(),
+                    json!(add.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()),
+                );
             }
             if let Some(drop) = caps.drop.as_ref().filter(|a| !a.is_empty()) {
-                config.insert("cap_drop".into(), json!(drop.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()));
+                config.insert(
+                    "cap_drop".into(),
+                    json!(drop.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>()),
+                );
             }
         }
     }
@@ -359,9 +378,16 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
     let reqs = c.resources.as_ref();
     let requests = reqs.and_then(|r| r.requests.clone()).unwrap_or_default();
     let limits = reqs.and_then(|r| r.limits.clone()).unwrap_or_default();
-    let parse = |ctx: &mut Ctx<'_>, kind: &str, name: &str, q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+    let parse = |ctx: &mut Ctx<'_>,
+                 kind: &str,
+                 name: &str,
+                 q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
         let p = format!("{path}.resources.{kind}.{name}");
-        let p = if name.contains(['.', '/']) { format!("{path}.resources.{kind}[{name:?}]") } else { p };
+        let p = if name.contains(['.', '/']) {
+            format!("{path}.resources.{kind}[{name:?}]")
+        } else {
+            p
+        };
         match Quantity::parse(&q.0) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -370,19 +396,34 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
             }
         }
     };
-    let cpu_req = requests.get("cpu").and_then(|q| parse(ctx, "requests", "cpu", q));
-    let cpu_lim = limits.get("cpu").and_then(|q| parse(ctx, "limits", "cpu", q));
-    let mem_req = requests.get("memory").and_then(|q| parse(ctx, "requests", "memory", q));
-    let mem_lim = limits.get("memory").and_then(|q| parse(ctx, "limits", "memory", q));
+    let cpu_req = requests
+        .get("cpu")
+        .and_then(|q| parse(ctx, "requests", "cpu", q));
+    let cpu_lim = limits
+        .get("cpu")
+        .and_then(|q| parse(ctx, "limits", "cpu", q));
+    let mem_req = requests
+        .get("memory")
+        .and_then(|q| parse(ctx, "requests", "memory", q));
+    let mem_lim = limits
+        .get("memory")
+        .and_then(|q| parse(ctx, "limits", "memory", q));
     if ctx.has_errors() {
         return out;
     }
     let mhz = ctx.opts.cpu_mhz_per_core as u128;
     match cpu_req.or(cpu_lim) {
         Some(q) => {
-            let value = q.scaled_ceil(mhz, 1).map(|v| v.min(i64::MAX as u128) as i64).unwrap_or(i64::MAX);
+            let value = q
+                .scaled_ceil(mhz, 1)
+                .map(|v| v.min(i64::MAX as u128) as i64)
+                .unwrap_or(i64::MAX);
             if value < 1 {
-                ctx.report("K2N045", &format!("{path}.resources"), "CPU below 1 MHz is raised to Nomad's minimum of 1");
+                ctx.report(
+                    "K2N045",
+                    &format!("{path}.resources"),
+                    "CPU below 1 MHz is raised to Nomad's minimum of 1",
+                );
             }
             out.cpu = Some(value.max(1));
             if cpu_lim.is_some() {
@@ -395,7 +436,11 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
         }
         None => out.cpu = Some(100),
     }
-    let mib = |q: Quantity| q.mebibytes_ceil().map(|v| v.min(i64::MAX as u128) as i64).unwrap_or(i64::MAX);
+    let mib = |q: Quantity| {
+        q.mebibytes_ceil()
+            .map(|v| v.min(i64::MAX as u128) as i64)
+            .unwrap_or(i64::MAX)
+    };
     match (mem_req, mem_lim) {
         (Some(r), limit) => {
             out.memory_mb = Some(mib(r));
@@ -416,7 +461,11 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
         );
     }
     if out.memory_mb.is_some_and(|m| m < 10) {
-        ctx.report("K2N045", &format!("{path}.resources"), "memory below 10 MiB is raised to Nomad's minimum of 10");
+        ctx.report(
+            "K2N045",
+            &format!("{path}.resources"),
+            "memory below 10 MiB is raised to Nomad's minimum of 10",
+        );
         out.memory_mb = Some(10);
         if out.memory_max_mb.is_some_and(|m| m < 10) {
             out.memory_max_mb = None;
@@ -429,7 +478,9 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
             n if n.contains('/') => n,
             _ => continue,
         };
-        let Some(count) = parse(ctx, "limits", name, q) else { continue };
+        let Some(count) = parse(ctx, "limits", name, q) else {
+            continue;
+        };
         out.devices.push(RequestedDevice {
             name: Some(vendor.replace('.', "-").replacen("-com/", "/", 1)),
             count: count.units_ceil().map(|v| v.min(u64::MAX as u128) as u64),
@@ -447,14 +498,24 @@ pub fn ephemeral_disk(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<Option<E
         let r = c.resources.as_ref();
         let q = r
             .and_then(|r| r.limits.as_ref().and_then(|l| l.get("ephemeral-storage")))
-            .or_else(|| r.and_then(|r| r.requests.as_ref().and_then(|l| l.get("ephemeral-storage"))));
+            .or_else(|| {
+                r.and_then(|r| r.requests.as_ref().and_then(|l| l.get("ephemeral-storage")))
+            });
         let Some(q) = q else { continue };
         let path = format!("spec.template.spec.containers[{i}].resources");
         match Quantity::parse(&q.0) {
             Ok(v) => {
                 any = true;
-                total = total.saturating_add(v.mebibytes_ceil().map(|m| m.min(i64::MAX as u128) as i64).unwrap_or(i64::MAX));
-                ctx.report("K2N043", &path, "ephemeral-storage becomes the group's ephemeral_disk");
+                total = total.saturating_add(
+                    v.mebibytes_ceil()
+                        .map(|m| m.min(i64::MAX as u128) as i64)
+                        .unwrap_or(i64::MAX),
+                );
+                ctx.report(
+                    "K2N043",
+                    &path,
+                    "ephemeral-storage becomes the group's ephemeral_disk",
+                );
             }
             Err(e) => ctx.report("K2N012", &path, e.0),
         }

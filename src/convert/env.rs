@@ -31,7 +31,13 @@ pub fn variable_path(ctx: &Ctx<'_>, group: &str, task: &str) -> String {
 pub fn item_name(source: &str, key: &str) -> String {
     format!("{source}_{key}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -51,7 +57,9 @@ pub fn rewrite_expansion(ctx: &mut Ctx<'_>, path: &str, value: &str) -> String {
             rest = after;
         } else if let Some(after) = tail.strip_prefix("$(")
             && let Some(end) = after.find(')')
-            && after[..end].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && after[..end]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !after[..end].is_empty()
         {
             out.push_str("${");
@@ -107,7 +115,10 @@ pub fn task_env(
                     ctx.report(
                         "K2N046",
                         &path,
-                        format!("keys of ConfigMap {:?} are unknown, so they cannot be listed", cm.name),
+                        format!(
+                            "keys of ConfigMap {:?} are unknown, so they cannot be listed",
+                            cm.name
+                        ),
                     );
                 }
             }
@@ -123,13 +134,19 @@ pub fn task_env(
                     ctx.report(
                         "K2N027",
                         &path,
-                        format!("Secret {:?} is read from Nomad Variable {var_path:?}", secret.name),
+                        format!(
+                            "Secret {:?} is read from Nomad Variable {var_path:?}",
+                            secret.name
+                        ),
                     );
                 }
                 None => ctx.report(
                     "K2N046",
                     &path,
-                    format!("keys of Secret {:?} are unknown (it is not among the inputs)", secret.name),
+                    format!(
+                        "keys of Secret {:?} are unknown (it is not among the inputs)",
+                        secret.name
+                    ),
                 ),
             }
         }
@@ -141,19 +158,31 @@ pub fn task_env(
             ctx.report(
                 "K2N014",
                 &format!("{path}.name"),
-                format!("{} is set by Knative and may not be set in the serving container", var.name),
+                format!(
+                    "{} is set by Knative and may not be set in the serving container",
+                    var.name
+                ),
             );
             continue;
         }
         match &var.value_from {
             None => {
-                let value = rewrite_expansion(ctx, &format!("{path}.value"), var.value.as_deref().unwrap_or(""));
+                let value = rewrite_expansion(
+                    ctx,
+                    &format!("{path}.value"),
+                    var.value.as_deref().unwrap_or(""),
+                );
                 env.insert(var.name.clone(), value);
             }
             Some(from) => {
                 if let Some(r) = &from.config_map_key_ref {
                     let key = (ctx.namespace.clone(), r.name.clone());
-                    let value = ctx.resources.config_maps.get(&key).and_then(|d| d.get(&r.key)).cloned();
+                    let value = ctx
+                        .resources
+                        .config_maps
+                        .get(&key)
+                        .and_then(|d| d.get(&r.key))
+                        .cloned();
                     match value {
                         Some(v) => {
                             env.insert(var.name.clone(), v);

@@ -130,7 +130,9 @@ fn parse_typed(ctx: &mut Ctx<'_>) -> Option<KnativeService> {
                                 .doc
                                 .text
                                 .lines()
-                                .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+                                .take_while(|l| {
+                                    l.trim().is_empty() || l.trim_start().starts_with('#')
+                                })
                                 .count();
                         (first_line + l.line() - 1, l.column())
                     });
@@ -151,12 +153,20 @@ fn parse_typed(ctx: &mut Ctx<'_>) -> Option<KnativeService> {
                 finding_location.line = line;
                 finding_location.column = column;
             }
-            let code = if detail.contains("recursion limit") { "K2N006" } else { "K2N002" };
+            let code = if detail.contains("recursion limit") {
+                "K2N006"
+            } else {
+                "K2N002"
+            };
             ctx.findings.push(Finding::new(
                 code,
                 finding_location,
                 path.clone(),
-                if path.is_empty() { detail } else { format!("{path}: {detail}") },
+                if path.is_empty() {
+                    detail
+                } else {
+                    format!("{path}: {detail}")
+                },
             ));
             None
         }
@@ -271,7 +281,9 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
     }];
     scaling::apply(ctx, svc, &scale, &mut group);
     if ctx.opts.scale_to_zero == ScaleToZero::Sablier && scale.min == 0 {
-        group.meta.insert("sablier.enable".to_string(), "true".to_string());
+        group
+            .meta
+            .insert("sablier.enable".to_string(), "true".to_string());
         group.meta.insert("sablier.group".to_string(), name.clone());
     }
     traffic::report_traffic(ctx, svc);
@@ -300,13 +312,23 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
 /// failure: health-gated, one at a time, with automatic revert.
 fn update_strategy(ctx: &mut Ctx<'_>, svc: &KnativeService) -> UpdateStrategy {
     let key = "serving.knative.dev/progress-deadline";
-    let annotations = svc.spec.template.metadata.annotations.clone().unwrap_or_default();
+    let annotations = svc
+        .spec
+        .template
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default();
     let mut progress = 600 * SECOND;
     if let Some(value) = annotations.get(key) {
         let path = format!("spec.template.metadata.annotations[{key:?}]");
         match humantime::parse_duration(value) {
             Ok(d) if d.as_secs() > 0 => progress = d.as_secs() as i64 * SECOND,
-            _ => ctx.report("K2N013", &path, format!("{key} {value:?} is not a positive duration")),
+            _ => ctx.report(
+                "K2N013",
+                &path,
+                format!("{key} {value:?} is not a positive duration"),
+            ),
         }
     }
     // Nomad requires progress_deadline > healthy_deadline > min_healthy_time.
@@ -341,7 +363,10 @@ fn job_meta(
         meta.entry(k.clone()).or_insert_with(|| v.clone());
     }
     meta.insert("knative2nomad.source".to_string(), ctx.doc.file.to_string());
-    meta.insert("knative2nomad.service".to_string(), format!("{}/{}", ctx.namespace, name));
+    meta.insert(
+        "knative2nomad.service".to_string(),
+        format!("{}/{}", ctx.namespace, name),
+    );
     meta.insert(
         "knative2nomad.version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),

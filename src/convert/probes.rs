@@ -27,17 +27,27 @@ pub fn checks(
         .and_then(|t| t.name.clone());
     let mut checks = Vec::new();
 
-    let readiness = c
-        .readiness_probe
-        .clone()
-        .filter(|p| p.http_get.is_some() || p.tcp_socket.is_some() || p.exec.is_some() || p.grpc.is_some());
+    let readiness = c.readiness_probe.clone().filter(|p| {
+        p.http_get.is_some() || p.tcp_socket.is_some() || p.exec.is_some() || p.grpc.is_some()
+    });
     match &readiness {
         Some(probe) => {
             let path = format!("{base}.readinessProbe");
-            let mut check = probe_check(ctx, probe, &path, "readiness", port, ports, serving_task.as_deref(), true)?;
+            let mut check = probe_check(
+                ctx,
+                probe,
+                &path,
+                "readiness",
+                port,
+                ports,
+                serving_task.as_deref(),
+                true,
+            )?;
             if ctx.opts.service_provider == ServiceProvider::Consul {
-                check.success_before_passing = probe.success_threshold.filter(|v| *v > 1).map(i64::from);
-                check.failures_before_critical = probe.failure_threshold.filter(|v| *v > 1).map(i64::from);
+                check.success_before_passing =
+                    probe.success_threshold.filter(|v| *v > 1).map(i64::from);
+                check.failures_before_critical =
+                    probe.failure_threshold.filter(|v| *v > 1).map(i64::from);
             }
             checks.push(check);
         }
@@ -45,7 +55,10 @@ pub fn checks(
             ctx.report(
                 "K2N030",
                 &format!("{base}.readinessProbe"),
-                format!("no readiness probe; Knative's default TCP probe on port {} is used", port.number),
+                format!(
+                    "no readiness probe; Knative's default TCP probe on port {} is used",
+                    port.number
+                ),
             );
             checks.push(ServiceCheck {
                 name: Some("readiness".to_string()),
@@ -65,10 +78,22 @@ pub fn checks(
     });
     if let Some(probe) = &c.liveness_probe {
         let path = format!("{base}.livenessProbe");
-        let mut check = probe_check(ctx, probe, &path, "liveness", port, ports, serving_task.as_deref(), false)?;
-        let grace = i64::from(probe.initial_delay_seconds.unwrap_or(0)) + startup_window.unwrap_or(0);
+        let mut check = probe_check(
+            ctx,
+            probe,
+            &path,
+            "liveness",
+            port,
+            ports,
+            serving_task.as_deref(),
+            false,
+        )?;
+        let grace =
+            i64::from(probe.initial_delay_seconds.unwrap_or(0)) + startup_window.unwrap_or(0);
         check.check_restart = Some(CheckRestart {
-            limit: Some(i64::from(probe.failure_threshold.filter(|v| *v > 0).unwrap_or(3))),
+            limit: Some(i64::from(
+                probe.failure_threshold.filter(|v| *v > 0).unwrap_or(3),
+            )),
             grace: Some(grace.max(1) * SECOND),
             ignore_warnings: Some(false),
         });
@@ -130,7 +155,11 @@ fn probe_check(
     if let Some(http) = &probe.http_get {
         check.type_ = Some("http".to_string());
         let p = http.path.clone().unwrap_or_else(|| "/".to_string());
-        check.path = Some(if p.starts_with('/') { p } else { format!("/{p}") });
+        check.path = Some(if p.starts_with('/') {
+            p
+        } else {
+            format!("/{p}")
+        });
         if http.scheme.as_deref() == Some("HTTPS") {
             check.protocol = Some("https".to_string());
             // kubelet does not verify the certificate of an HTTPS probe either.
@@ -138,16 +167,34 @@ fn probe_check(
         }
         let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for h in http.http_headers.iter().flatten() {
-            headers.entry(h.name.clone()).or_default().push(h.value.clone());
+            headers
+                .entry(h.name.clone())
+                .or_default()
+                .push(h.value.clone());
         }
         if let Some(host) = &http.host {
-            headers.entry("Host".to_string()).or_default().push(host.clone());
+            headers
+                .entry("Host".to_string())
+                .or_default()
+                .push(host.clone());
         }
         check.header = headers;
-        check.port_label = probe_port(ctx, Some(&http.port), &format!("{path}.httpGet.port"), port, ports);
+        check.port_label = probe_port(
+            ctx,
+            Some(&http.port),
+            &format!("{path}.httpGet.port"),
+            port,
+            ports,
+        );
     } else if let Some(tcp) = &probe.tcp_socket {
         check.type_ = Some("tcp".to_string());
-        check.port_label = probe_port(ctx, Some(&tcp.port), &format!("{path}.tcpSocket.port"), port, ports);
+        check.port_label = probe_port(
+            ctx,
+            Some(&tcp.port),
+            &format!("{path}.tcpSocket.port"),
+            port,
+            ports,
+        );
     } else if let Some(exec) = &probe.exec {
         let command = exec.command.clone().unwrap_or_default();
         if consul && !command.is_empty() {
@@ -194,7 +241,9 @@ fn probe_port(
         None => return None,
         Some(IntOrString::Int(0)) => return None,
         Some(IntOrString::Int(n)) => *n,
-        Some(IntOrString::String(s)) if s.is_empty() || s == "http1" || s == "h2c" || s == "user-port" => {
+        Some(IntOrString::String(s))
+            if s.is_empty() || s == "http1" || s == "h2c" || s == "user-port" =>
+        {
             return None;
         }
         Some(IntOrString::String(s)) => match s.parse::<i32>() {
@@ -213,11 +262,18 @@ fn probe_port(
         return None;
     }
     if !(1..=65535).contains(&number) {
-        ctx.report("K2N010", path, format!("probe port {number} is out of range"));
+        ctx.report(
+            "K2N010",
+            path,
+            format!("probe port {number} is out of range"),
+        );
         return None;
     }
     let label = format!("probe-{number}");
-    if !ports.iter().any(|p| p.label.as_deref() == Some(label.as_str())) {
+    if !ports
+        .iter()
+        .any(|p| p.label.as_deref() == Some(label.as_str()))
+    {
         ports.push(Port {
             label: Some(label.clone()),
             to: Some(i64::from(number)),

@@ -89,8 +89,14 @@ impl Quantity {
                 ));
             }
         };
-        q.numerator = q.numerator.checked_mul(mul).ok_or_else(|| bad("too large"))?;
-        q.denominator = q.denominator.checked_mul(div).ok_or_else(|| bad("too large"))?;
+        q.numerator = q
+            .numerator
+            .checked_mul(mul)
+            .ok_or_else(|| bad("too large"))?;
+        q.denominator = q
+            .denominator
+            .checked_mul(div)
+            .ok_or_else(|| bad("too large"))?;
         Ok(q)
     }
 
@@ -173,9 +179,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_values() {
-        for bad in ["", "abc", "12 8Mi", "1.2.3", "-1", "5MB", "1Qi", "1e", ".", "1e99"] {
+        for bad in [
+            "", "abc", "12 8Mi", "1.2.3", "-1", "5MB", "1Qi", "1e", ".", "1e99",
+        ] {
             let err = Quantity::parse(bad).unwrap_err();
-            assert!(err.0.contains(&format!("{bad:?}").replace("\"", "")) || err.0.contains("invalid"), "{bad}");
+            assert!(
+                err.0.contains(&format!("{bad:?}").replace("\"", "")) || err.0.contains("invalid"),
+                "{bad}"
+            );
         }
     }
 

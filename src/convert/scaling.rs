@@ -48,7 +48,13 @@ fn path_of(key: &str) -> String {
 }
 
 pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
-    let annotations = svc.spec.template.metadata.annotations.clone().unwrap_or_default();
+    let annotations = svc
+        .spec
+        .template
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default();
     let int = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, default: u64| -> u64 {
         match annotation(&annotations, key, alias) {
             None => default,
@@ -83,20 +89,21 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
     let metric = annotation(&annotations, "metric", None)
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| if class_hpa { "cpu" } else { "concurrency" }.to_string());
-    let float = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, lo: f64, hi: f64| -> Option<f64> {
-        let (full, v) = annotation(&annotations, key, alias)?;
-        match v.trim().parse::<f64>() {
-            Ok(n) if n.is_finite() && n >= lo && n <= hi => Some(n),
-            _ => {
-                ctx.report(
-                    "K2N013",
-                    &path_of(&full),
-                    format!("{full} must be a number between {lo} and {hi}, not {v:?}"),
-                );
-                None
+    let float =
+        |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, lo: f64, hi: f64| -> Option<f64> {
+            let (full, v) = annotation(&annotations, key, alias)?;
+            match v.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= lo && n <= hi => Some(n),
+                _ => {
+                    ctx.report(
+                        "K2N013",
+                        &path_of(&full),
+                        format!("{full} must be a number between {lo} and {hi}, not {v:?}"),
+                    );
+                    None
+                }
             }
-        }
-    };
+        };
     let mut target = float(ctx, "target", None, 0.01, f64::MAX);
     // Knative: the concurrency target defaults to containerConcurrency when that is set, and an
     // explicit target is capped at it.
@@ -132,11 +139,20 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
     let scale_down_delay_seconds = duration(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
     for (key, alias) in [
         ("panic-window-percentage", Some("panicWindowPercentage")),
-        ("panic-threshold-percentage", Some("panicThresholdPercentage")),
+        (
+            "panic-threshold-percentage",
+            Some("panicThresholdPercentage"),
+        ),
         ("target-burst-capacity", Some("targetBurstCapacity")),
         ("activation-scale", None),
-        ("scale-to-zero-pod-retention-period", Some("scaleToZeroPodRetentionPeriod")),
-        ("metric-aggregation-algorithm", Some("metricAggregationAlgorithm")),
+        (
+            "scale-to-zero-pod-retention-period",
+            Some("scaleToZeroPodRetentionPeriod"),
+        ),
+        (
+            "metric-aggregation-algorithm",
+            Some("metricAggregationAlgorithm"),
+        ),
     ] {
         if let Some((full, v)) = annotation(&annotations, key, alias) {
             ctx.report(
@@ -222,7 +238,11 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
 }
 
 /// (check name, APM source, query, target value) for the autoscaler policy.
-fn policy_check(scale: &Scale, name: &str, ctx: &mut Ctx<'_>) -> (String, &'static str, String, Value) {
+fn policy_check(
+    scale: &Scale,
+    name: &str,
+    ctx: &mut Ctx<'_>,
+) -> (String, &'static str, String, Value) {
     let util = scale.utilization / 100.0;
     let traefik_service = match ctx.opts.service_provider {
         crate::config::ServiceProvider::Nomad => format!("{name}@nomad"),
@@ -235,7 +255,9 @@ fn policy_check(scale: &Scale, name: &str, ctx: &mut Ctx<'_>) -> (String, &'stat
             "cpu",
             "nomad-apm",
             "avg_cpu-allocated".to_string(),
-            scale.target.unwrap_or(if scale.class_hpa { 80.0 } else { 70.0 }),
+            scale
+                .target
+                .unwrap_or(if scale.class_hpa { 80.0 } else { 70.0 }),
         ),
         "memory" => (
             "memory",
@@ -246,7 +268,9 @@ fn policy_check(scale: &Scale, name: &str, ctx: &mut Ctx<'_>) -> (String, &'stat
         "rps" => (
             "rps",
             "prometheus",
-            format!("sum(rate(traefik_service_requests_total{{service=\"{traefik_service}\"}}[1m]))"),
+            format!(
+                "sum(rate(traefik_service_requests_total{{service=\"{traefik_service}\"}}[1m]))"
+            ),
             round(scale.target.unwrap_or(200.0) * util),
         ),
         other => {

@@ -141,7 +141,10 @@ pub fn report_unsupported_pod_fields(ctx: &mut Ctx<'_>, spec: &RevisionSpec) {
         );
     }
     for (field, set) in [
-        ("responseStartTimeoutSeconds", spec.response_start_timeout_seconds.is_some()),
+        (
+            "responseStartTimeoutSeconds",
+            spec.response_start_timeout_seconds.is_some(),
+        ),
         ("idleTimeoutSeconds", spec.idle_timeout_seconds.is_some()),
     ] {
         if set {

@@ -29,9 +29,17 @@ enum FileSource {
 
 #[derive(Debug, Clone)]
 enum VolumeKind {
-    Files { files: Vec<VolumeFile>, secret: bool },
-    EmptyDir { memory: bool, size_mb: Option<i64> },
-    Csi { read_only: bool },
+    Files {
+        files: Vec<VolumeFile>,
+        secret: bool,
+    },
+    EmptyDir {
+        memory: bool,
+        size_mb: Option<i64>,
+    },
+    Csi {
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -56,7 +64,12 @@ pub fn plan(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<VolumePlan> {
                         source: Some(claim.claim_name.clone()),
                         read_only: Some(*read_only),
                         access_mode: Some(
-                            if *read_only { "single-node-reader-only" } else { "single-node-writer" }.to_string(),
+                            if *read_only {
+                                "single-node-reader-only"
+                            } else {
+                                "single-node-writer"
+                            }
+                            .to_string(),
                         ),
                         attachment_mode: Some("file-system".to_string()),
                         ..VolumeRequest::default()
@@ -67,15 +80,34 @@ pub fn plan(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<VolumePlan> {
         }
     }
     // Every mount must name a volume (Knative validates the same).
-    for (field, containers) in [("containers", &spec.containers), ("initContainers", &spec.init_containers)] {
+    for (field, containers) in [
+        ("containers", &spec.containers),
+        ("initContainers", &spec.init_containers),
+    ] {
         for (ci, c) in containers.iter().enumerate() {
             for (mi, m) in c.volume_mounts.iter().flatten().enumerate() {
                 let path = format!("spec.template.spec.{field}[{ci}].volumeMounts[{mi}]");
                 if !spec.volumes.iter().any(|v| v.name == m.name) {
-                    ctx.report("K2N015", &format!("{path}.name"), format!("volumeMount names volume {:?}, which is not declared", m.name));
+                    ctx.report(
+                        "K2N015",
+                        &format!("{path}.name"),
+                        format!(
+                            "volumeMount names volume {:?}, which is not declared",
+                            m.name
+                        ),
+                    );
                 }
-                if !m.mount_path.starts_with('/') || matches!(m.mount_path.as_str(), "/" | "/dev" | "/dev/log") {
-                    ctx.report("K2N015", &format!("{path}.mountPath"), format!("mountPath {:?} must be absolute and not /, /dev or /dev/log", m.mount_path));
+                if !m.mount_path.starts_with('/')
+                    || matches!(m.mount_path.as_str(), "/" | "/dev" | "/dev/log")
+                {
+                    ctx.report(
+                        "K2N015",
+                        &format!("{path}.mountPath"),
+                        format!(
+                            "mountPath {:?} must be absolute and not /, /dev or /dev/log",
+                            m.mount_path
+                        ),
+                    );
                 }
             }
         }
@@ -86,12 +118,31 @@ pub fn plan(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<VolumePlan> {
 fn volume_kind(ctx: &mut Ctx<'_>, v: &Volume, path: &str) -> Option<VolumeKind> {
     if let Some(secret) = &v.secret {
         let name = secret.secret_name.clone().unwrap_or_default();
-        let files = secret_files(ctx, &name, secret.items.as_deref(), secret.default_mode, path);
-        return Some(VolumeKind::Files { files, secret: true });
+        let files = secret_files(
+            ctx,
+            &name,
+            secret.items.as_deref(),
+            secret.default_mode,
+            path,
+        );
+        return Some(VolumeKind::Files {
+            files,
+            secret: true,
+        });
     }
     if let Some(cm) = &v.config_map {
-        let files = config_map_files(ctx, &cm.name, cm.items.as_deref(), cm.default_mode, cm.optional, path);
-        return Some(VolumeKind::Files { files, secret: false });
+        let files = config_map_files(
+            ctx,
+            &cm.name,
+            cm.items.as_deref(),
+            cm.default_mode,
+            cm.optional,
+            path,
+        );
+        return Some(VolumeKind::Files {
+            files,
+            secret: false,
+        });
     }
     if let Some(projected) = &v.projected {
         let mut files = Vec::new();
@@ -100,9 +151,22 @@ fn volume_kind(ctx: &mut Ctx<'_>, v: &Volume, path: &str) -> Option<VolumeKind> 
             let spath = format!("{path}.projected.sources[{i}]");
             if let Some(sec) = &s.secret {
                 secret = true;
-                files.extend(secret_files(ctx, &sec.name, sec.items.as_deref(), projected.default_mode, &spath));
+                files.extend(secret_files(
+                    ctx,
+                    &sec.name,
+                    sec.items.as_deref(),
+                    projected.default_mode,
+                    &spath,
+                ));
             } else if let Some(cm) = &s.config_map {
-                files.extend(config_map_files(ctx, &cm.name, cm.items.as_deref(), projected.default_mode, cm.optional, &spath));
+                files.extend(config_map_files(
+                    ctx,
+                    &cm.name,
+                    cm.items.as_deref(),
+                    projected.default_mode,
+                    cm.optional,
+                    &spath,
+                ));
             } else {
                 ctx.report("K2N034", &spath, "projected serviceAccountToken, downwardAPI and clusterTrustBundle sources have no Nomad equivalent (use workload identity)");
             }
@@ -116,7 +180,10 @@ fn volume_kind(ctx: &mut Ctx<'_>, v: &Volume, path: &str) -> Option<VolumeKind> 
             .and_then(|q| super::quantity::Quantity::parse(&q.0).ok())
             .and_then(|q| q.mebibytes_ceil())
             .map(|m| m.min(i64::MAX as u128) as i64);
-        return Some(VolumeKind::EmptyDir { memory: empty.medium.as_deref() == Some("Memory"), size_mb });
+        return Some(VolumeKind::EmptyDir {
+            memory: empty.medium.as_deref() == Some("Memory"),
+            size_mb,
+        });
     }
     if let Some(pvc) = &v.persistent_volume_claim {
         ctx.report(
@@ -124,16 +191,31 @@ fn volume_kind(ctx: &mut Ctx<'_>, v: &Volume, path: &str) -> Option<VolumeKind> 
             &format!("{path}.persistentVolumeClaim"),
             format!("PersistentVolumeClaim {:?} becomes a CSI volume request; register a Nomad CSI volume with that ID", pvc.claim_name),
         );
-        return Some(VolumeKind::Csi { read_only: pvc.read_only == Some(true) });
+        return Some(VolumeKind::Csi {
+            read_only: pvc.read_only == Some(true),
+        });
     }
     ctx.report("K2N034", path, format!("volume {:?} has a kind Knative does not allow or Nomad cannot provide; it is not converted", v.name));
     None
 }
 
-fn secret_files(ctx: &mut Ctx<'_>, name: &str, items: Option<&[KeyToPath]>, mode: Option<i32>, path: &str) -> Vec<VolumeFile> {
+fn secret_files(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    mode: Option<i32>,
+    path: &str,
+) -> Vec<VolumeFile> {
     let keys: Vec<(String, String, Option<i32>)> = match items {
-        Some(items) if !items.is_empty() => items.iter().map(|i| (i.key.clone(), i.path.clone(), i.mode.or(mode))).collect(),
-        _ => match ctx.resources.secret_keys.get(&(ctx.namespace.clone(), name.to_string())) {
+        Some(items) if !items.is_empty() => items
+            .iter()
+            .map(|i| (i.key.clone(), i.path.clone(), i.mode.or(mode)))
+            .collect(),
+        _ => match ctx
+            .resources
+            .secret_keys
+            .get(&(ctx.namespace.clone(), name.to_string()))
+        {
             Some(keys) => keys.iter().map(|k| (k.clone(), k.clone(), mode)).collect(),
             None => {
                 ctx.report("K2N046", path, format!("keys of Secret {name:?} are unknown (it is not among the inputs); list them under items"));
@@ -141,22 +223,58 @@ fn secret_files(ctx: &mut Ctx<'_>, name: &str, items: Option<&[KeyToPath]>, mode
             }
         },
     };
-    ctx.report("K2N027", path, format!("Secret {name:?} files are rendered from a Nomad Variable"));
+    ctx.report(
+        "K2N027",
+        path,
+        format!("Secret {name:?} files are rendered from a Nomad Variable"),
+    );
     keys.into_iter()
-        .map(|(key, file, mode)| VolumeFile { path: file, source: FileSource::Variable { item: item_name(name, &key) }, mode })
+        .map(|(key, file, mode)| VolumeFile {
+            path: file,
+            source: FileSource::Variable {
+                item: item_name(name, &key),
+            },
+            mode,
+        })
         .collect()
 }
 
-fn config_map_files(ctx: &mut Ctx<'_>, name: &str, items: Option<&[KeyToPath]>, mode: Option<i32>, optional: Option<bool>, path: &str) -> Vec<VolumeFile> {
-    let data = ctx.resources.config_maps.get(&(ctx.namespace.clone(), name.to_string())).cloned();
+fn config_map_files(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    mode: Option<i32>,
+    optional: Option<bool>,
+    path: &str,
+) -> Vec<VolumeFile> {
+    let data = ctx
+        .resources
+        .config_maps
+        .get(&(ctx.namespace.clone(), name.to_string()))
+        .cloned();
     let wanted: Option<Vec<(String, String, Option<i32>)>> = match items {
-        Some(items) if !items.is_empty() => Some(items.iter().map(|i| (i.key.clone(), i.path.clone(), i.mode.or(mode))).collect()),
-        _ => data.as_ref().map(|d| d.keys().map(|k| (k.clone(), k.clone(), mode)).collect()),
+        Some(items) if !items.is_empty() => Some(
+            items
+                .iter()
+                .map(|i| (i.key.clone(), i.path.clone(), i.mode.or(mode)))
+                .collect(),
+        ),
+        _ => data
+            .as_ref()
+            .map(|d| d.keys().map(|k| (k.clone(), k.clone(), mode)).collect()),
     };
     let Some(wanted) = wanted else {
         if optional != Some(true) {
-            ctx.report("K2N028", path, format!("ConfigMap {name:?} is not among the inputs"));
-            ctx.report("K2N046", path, format!("keys of ConfigMap {name:?} are unknown, so its files cannot be listed"));
+            ctx.report(
+                "K2N028",
+                path,
+                format!("ConfigMap {name:?} is not among the inputs"),
+            );
+            ctx.report(
+                "K2N046",
+                path,
+                format!("keys of ConfigMap {name:?} are unknown, so its files cannot be listed"),
+            );
         }
         return Vec::new();
     };
@@ -169,7 +287,9 @@ fn config_map_files(ctx: &mut Ctx<'_>, name: &str, items: Option<&[KeyToPath]>, 
             path: file,
             source: match data.as_ref().and_then(|d| d.get(&key)) {
                 Some(content) => FileSource::Inline(content.clone()),
-                None => FileSource::Variable { item: item_name(name, &key) },
+                None => FileSource::Variable {
+                    item: item_name(name, &key),
+                },
             },
             mode,
         })
@@ -178,13 +298,22 @@ fn config_map_files(ctx: &mut Ctx<'_>, name: &str, items: Option<&[KeyToPath]>, 
 
 impl VolumePlan {
     /// Adds the templates, docker mounts and volume_mounts for the container's volumeMounts.
-    pub fn apply_to_task(&self, ctx: &mut Ctx<'_>, c: &Container, path: &str, task_name: &str, task: &mut Task) {
+    pub fn apply_to_task(
+        &self,
+        ctx: &mut Ctx<'_>,
+        c: &Container,
+        path: &str,
+        task_name: &str,
+        task: &mut Task,
+    ) {
         let group = ctx.job_id.clone();
         let var_path = variable_path(ctx, &group, task_name);
         let mut mounts: Vec<Value> = Vec::new();
         for (mi, m) in c.volume_mounts.iter().flatten().enumerate() {
             let mpath = format!("{path}.volumeMounts[{mi}]");
-            let Some(kind) = self.volumes.get(&m.name) else { continue };
+            let Some(kind) = self.volumes.get(&m.name) else {
+                continue;
+            };
             let sub = m.sub_path.clone().filter(|s| !s.is_empty());
             match kind {
                 VolumeKind::Files { files, secret } => {
@@ -195,7 +324,11 @@ impl VolumePlan {
                             continue;
                         }
                         let dest = format!("{dir}/{}", f.path);
-                        if task.templates.iter().any(|t| t.dest_path.as_deref() == Some(dest.as_str())) {
+                        if task
+                            .templates
+                            .iter()
+                            .any(|t| t.dest_path.as_deref() == Some(dest.as_str()))
+                        {
                             continue;
                         }
                         task.templates.push(file_template(ctx, &var_path, f, dest));
@@ -209,7 +342,10 @@ impl VolumePlan {
                         ctx.report("K2N015", &format!("{mpath}.readOnly"), "secret and configMap mounts are always read-only in Knative; mounted read-only");
                     }
                 }
-                VolumeKind::EmptyDir { memory: true, size_mb } => {
+                VolumeKind::EmptyDir {
+                    memory: true,
+                    size_mb,
+                } => {
                     let mut mount = json!({"type": "tmpfs", "target": m.mount_path, "readonly": m.read_only == Some(true)});
                     if let Some(size) = size_mb {
                         mount["tmpfs_options"] = json!({"size": size * 1024 * 1024});
@@ -234,7 +370,8 @@ impl VolumePlan {
             }
         }
         if !mounts.is_empty() {
-            task.config.insert("mount".to_string(), Value::Array(mounts));
+            task.config
+                .insert("mount".to_string(), Value::Array(mounts));
         }
     }
 }
@@ -258,8 +395,13 @@ fn file_template(ctx: &mut Ctx<'_>, var_path: &str, f: &VolumeFile, dest: String
             t.embedded_tmpl = Some(content.clone());
         }
         FileSource::Variable { item } => {
-            ctx.variables.entry(var_path.to_string()).or_default().insert(item.clone());
-            t.embedded_tmpl = Some(format!("{{{{ with nomadVar \"{var_path}\" }}}}{{{{ .{item} }}}}{{{{ end }}}}"));
+            ctx.variables
+                .entry(var_path.to_string())
+                .or_default()
+                .insert(item.clone());
+            t.embedded_tmpl = Some(format!(
+                "{{{{ with nomadVar \"{var_path}\" }}}}{{{{ .{item} }}}}{{{{ end }}}}"
+            ));
         }
     }
     t

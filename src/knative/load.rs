@@ -45,7 +45,10 @@ impl Document {
             .unwrap_or("")
     }
     pub fn kind(&self) -> &str {
-        self.value.get("kind").and_then(|v| v.as_str()).unwrap_or("")
+        self.value
+            .get("kind")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
     }
     pub fn name(&self) -> Option<&str> {
         self.value
@@ -139,7 +142,12 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Finding> 
         }
     };
     if let Err(e) = read {
-        return Err(Finding::new("K2N001", location, "", format!("cannot read input: {e}")));
+        return Err(Finding::new(
+            "K2N001",
+            location,
+            "",
+            format!("cannot read input: {e}"),
+        ));
     }
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(too_large(location));
@@ -198,15 +206,33 @@ pub fn split_documents(input: &Input) -> (Vec<Document>, Vec<Finding>) {
                     .location()
                     .map(|l| (chunk.first_line + l.line() - 1, l.column()))
                     .unwrap_or((chunk.first_line, 1));
+                let message = strip_location(&e.to_string());
+                // serde_yaml points at the mapping; point at the repeated key instead.
+                let (line, column) =
+                    duplicate_key_position(&message, chunk.text, chunk.first_line, line)
+                        .unwrap_or((line, column));
+                // Alias expansion and nesting limits protect memory and stack; say so plainly.
+                let (code, message) = if message.contains("repetition limit")
+                    || message.contains("recursion limit")
+                {
+                    (
+                        "K2N006",
+                        format!(
+                            "input refused: {message} (YAML aliases expand too much, or nesting is too deep)"
+                        ),
+                    )
+                } else {
+                    ("K2N001", format!("YAML syntax error: {message}"))
+                };
                 errors.push(Finding::new(
-                    "K2N001",
+                    code,
                     Location {
                         file: input.name.clone(),
                         line,
                         column,
                     },
                     "",
-                    format!("YAML syntax error: {}", strip_location(&e.to_string())),
+                    message,
                 ));
                 continue;
             }
@@ -264,6 +290,40 @@ pub fn split_documents(input: &Input) -> (Vec<Document>, Vec<Finding>) {
     (documents, errors)
 }
 
+/// For "duplicate entry with key \"k\"" errors: the second `k:` at the first one's indentation,
+/// at or after `from_line`.
+fn duplicate_key_position(
+    message: &str,
+    text: &str,
+    first_line: usize,
+    from_line: usize,
+) -> Option<(usize, usize)> {
+    let key = message
+        .split("duplicate entry with key \"")
+        .nth(1)?
+        .split('"')
+        .next()?;
+    let prefix = format!("{key}:");
+    let mut indent = None;
+    for (i, l) in text.lines().enumerate() {
+        let line_no = first_line + i;
+        if line_no < from_line {
+            continue;
+        }
+        let trimmed = l.trim_start();
+        if !trimmed.starts_with(&prefix) {
+            continue;
+        }
+        let col = l.len() - trimmed.len();
+        match indent {
+            None => indent = Some(col),
+            Some(c) if c == col => return Some((line_no, col + 1)),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
 /// Kubernetes reads YAML 1.1, where `defaultMode: 0400` is octal 256; serde_yaml reads YAML
 /// 1.2, where it is the string "0400". File modes are the one place manifests rely on this.
 fn yaml11_octal_modes(value: &mut serde_yaml::Value) {
@@ -308,8 +368,7 @@ fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
     let mut start = 0usize;
     let mut first_line = 1usize;
     let mut offset = 0usize;
-    let mut line_no = 1usize;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = |m: &str| {
             bare == m || bare.starts_with(&format!("{m} ")) || bare.starts_with(&format!("{m}\t"))
@@ -330,7 +389,6 @@ fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
             }
         }
         offset += line.len();
-        line_no += 1;
     }
     chunks.push(Chunk {
         text: &text[start..],

@@ -175,9 +175,11 @@ impl LocationIndex {
             let value = strip_comment(value).trim();
             if value.is_empty() || value.starts_with('&') && !value.contains(' ') {
                 pending = Some((path, col));
-            } else if value.starts_with('|') || value.starts_with('>') {
-                skip_deeper_than = Some(col);
-            } else if (value.starts_with('[') || value.starts_with('{')) && !balanced(value) {
+            } else if value.starts_with('|')
+                || value.starts_with('>')
+                || ((value.starts_with('[') || value.starts_with('{')) && !balanced(value))
+            {
+                // A block scalar or a multi-line flow value: its lines hold no keys of ours.
                 skip_deeper_than = Some(col);
             }
         }
@@ -245,24 +247,25 @@ fn parent(path: &str) -> Option<&str> {
 
 /// Splits `key: value` (the key may be quoted); None when the line is not a mapping entry.
 fn split_key(content: &str) -> Option<(String, &str)> {
-    let (key, rest) = if let Some(quote) = content.chars().next().filter(|c| *c == '"' || *c == '\'') {
-        let end = content[1..].find(quote)? + 1;
-        (content[1..end].to_string(), &content[end + 1..])
-    } else {
-        if content.starts_with(['[', '{', '|', '>', '!', '&', '*', '#']) {
-            return None;
-        }
-        let mut split = None;
-        for (i, _) in content.match_indices(':') {
-            let after = &content[i + 1..];
-            if after.is_empty() || after.starts_with(' ') || after.starts_with('\t') {
-                split = Some(i);
-                break;
+    let (key, rest) =
+        if let Some(quote) = content.chars().next().filter(|c| *c == '"' || *c == '\'') {
+            let end = content[1..].find(quote)? + 1;
+            (content[1..end].to_string(), &content[end + 1..])
+        } else {
+            if content.starts_with(['[', '{', '|', '>', '!', '&', '*', '#']) {
+                return None;
             }
-        }
-        let i = split?;
-        (content[..i].trim_end().to_string(), &content[i..])
-    };
+            let mut split = None;
+            for (i, _) in content.match_indices(':') {
+                let after = &content[i + 1..];
+                if after.is_empty() || after.starts_with(' ') || after.starts_with('\t') {
+                    split = Some(i);
+                    break;
+                }
+            }
+            let i = split?;
+            (content[..i].trim_end().to_string(), &content[i..])
+        };
     let rest = rest.trim_start();
     let value = rest.strip_prefix(':')?;
     if !(value.is_empty() || value.starts_with(' ') || value.starts_with('\t')) {
@@ -331,8 +334,14 @@ spec:
         );
         assert_eq!(at("spec.template.spec.containers[0]"), Some((20, 7)));
         assert_eq!(at("spec.template.spec.containers[0].image"), Some((20, 9)));
-        assert_eq!(at("spec.template.spec.containers[0].env[1].name"), Some((26, 13)));
-        assert_eq!(at("spec.template.spec.containers[0].ports[0].containerPort"), Some((29, 11)));
+        assert_eq!(
+            at("spec.template.spec.containers[0].env[1].name"),
+            Some((26, 13))
+        );
+        assert_eq!(
+            at("spec.template.spec.containers[0].ports[0].containerPort"),
+            Some((29, 11))
+        );
     }
 
     #[test]

@@ -3,8 +3,7 @@
 //! `other` so the converter can report it instead of dropping it silently.
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, LocalObjectReference, PodDNSConfig, PodSecurityContext, Toleration,
-    Volume,
+    Affinity, Container, LocalObjectReference, PodDNSConfig, PodSecurityContext, Toleration, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;

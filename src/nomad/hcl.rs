@@ -18,7 +18,11 @@ const SECOND: i64 = 1_000_000_000;
 pub fn render_job(job: &Job) -> String {
     let value = serde_json::to_value(job).unwrap_or(Value::Null);
     let obj = value.as_object().cloned().unwrap_or_default();
-    let id = obj.get("ID").and_then(Value::as_str).unwrap_or("").to_string();
+    let id = obj
+        .get("ID")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let mut skip = vec!["ID"];
     if obj.get("Name").and_then(Value::as_str) == Some(id.as_str()) {
         skip.push("Name");
@@ -28,7 +32,9 @@ pub fn render_job(job: &Job) -> String {
         .add_structures(struct_body("Job", &obj, &skip))
         .build();
     let body = Body::builder().add_block(block).build();
-    let mut formatter = hcl::format::Formatter::builder().compact_arrays(true).build_vec();
+    let mut formatter = hcl::format::Formatter::builder()
+        .compact_arrays(true)
+        .build_vec();
     let text = match hcl::format::Format::format_string(&body, &mut formatter) {
         Ok(text) => text,
         Err(_) => hcl::format::to_string(&body).unwrap_or_default(),
@@ -38,21 +44,33 @@ pub fn render_job(job: &Job) -> String {
 
 /// Children that read best at the end of their parent: groups in a job, tasks in a group.
 fn principal_child(struct_name: &str, field: &str) -> bool {
-    matches!((struct_name, field), ("Job", "TaskGroups") | ("TaskGroup", "Tasks"))
+    matches!(
+        (struct_name, field),
+        ("Job", "TaskGroups") | ("TaskGroup", "Tasks")
+    )
 }
 
 fn struct_body(struct_name: &str, obj: &Map<String, Value>, skip: &[&str]) -> Vec<Structure> {
     let fields = schema().fields(struct_name);
-    let present = |f: &&Field| obj.contains_key(&f.name) && !skip.contains(&f.name.as_str()) && !f.label && f.hcl_name.is_some();
+    let present = |f: &&Field| {
+        obj.contains_key(&f.name)
+            && !skip.contains(&f.name.as_str())
+            && !f.label
+            && f.hcl_name.is_some()
+    };
     let mut out: Vec<Structure> = Vec::new();
     for f in fields.iter().filter(present).filter(|f| !f.block) {
-        let (Some(name), Some(v)) = (&f.hcl_name, obj.get(&f.name)) else { continue };
+        let (Some(name), Some(v)) = (&f.hcl_name, obj.get(&f.name)) else {
+            continue;
+        };
         out.push(Attribute::new(ident(name), field_expr(&f.ty, v)).into());
     }
     let mut blocks: Vec<&Field> = fields.iter().filter(present).filter(|f| f.block).collect();
     blocks.sort_by_key(|f| principal_child(struct_name, &f.name));
     for f in blocks {
-        let (Some(name), Some(v)) = (&f.hcl_name, obj.get(&f.name)) else { continue };
+        let (Some(name), Some(v)) = (&f.hcl_name, obj.get(&f.name)) else {
+            continue;
+        };
         out.extend(field_blocks(name, &f.ty, v));
     }
     out
@@ -72,35 +90,58 @@ fn field_blocks(name: &str, ty: &FieldType, v: &Value) -> Vec<Structure> {
         (FieldType::Map(inner), Value::Object(o)) => match inner.as_ref() {
             FieldType::Struct(s) => o
                 .iter()
-                .filter_map(|(k, item)| item.as_object().map(|io| struct_block(name, s, io, Some(k)).into()))
+                .filter_map(|(k, item)| {
+                    item.as_object()
+                        .map(|io| struct_block(name, s, io, Some(k)).into())
+                })
                 .collect(),
             _ if o.keys().all(|k| is_identifier(k)) => {
                 let attrs: Vec<Structure> = o
                     .iter()
                     .map(|(k, item)| Attribute::new(ident(k), json_expr(item)).into())
                     .collect();
-                vec![Block::builder(ident(name)).add_structures(attrs).build().into()]
+                vec![
+                    Block::builder(ident(name))
+                        .add_structures(attrs)
+                        .build()
+                        .into(),
+                ]
             }
             // Keys such as `app.kubernetes.io/name` are not HCL identifiers: use map syntax.
             _ => vec![Attribute::new(ident(name), json_expr(v)).into()],
         },
         (FieldType::Any, Value::Object(o)) => {
-            vec![Block::builder(ident(name)).add_structures(free_body(o)).build().into()]
+            vec![
+                Block::builder(ident(name))
+                    .add_structures(free_body(o))
+                    .build()
+                    .into(),
+            ]
         }
         _ => vec![Attribute::new(ident(name), field_expr(ty, v)).into()],
     }
 }
 
-fn struct_block(name: &str, struct_name: &str, o: &Map<String, Value>, map_key: Option<&str>) -> Block {
+fn struct_block(
+    name: &str,
+    struct_name: &str,
+    o: &Map<String, Value>,
+    map_key: Option<&str>,
+) -> Block {
     let label_field = schema().fields(struct_name).iter().find(|f| f.label);
     let mut builder = Block::builder(ident(name));
-    let label = map_key
-        .map(str::to_string)
-        .or_else(|| label_field.and_then(|f| o.get(&f.name)).and_then(Value::as_str).map(str::to_string));
+    let label = map_key.map(str::to_string).or_else(|| {
+        label_field
+            .and_then(|f| o.get(&f.name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     if let Some(l) = label {
         builder = builder.add_label(l);
     }
-    builder.add_structures(struct_body(struct_name, o, &[])).build()
+    builder
+        .add_structures(struct_body(struct_name, o, &[]))
+        .build()
 }
 
 /// Free-form bodies (driver config, autoscaler policy): objects are blocks, arrays of objects
@@ -110,14 +151,28 @@ fn free_body(o: &Map<String, Value>) -> Vec<Structure> {
     let mut blocks = Vec::new();
     for (k, v) in o {
         match v {
-            Value::Object(inner) => blocks.push(Block::builder(ident(k)).add_structures(free_body(inner)).build().into()),
+            Value::Object(inner) => blocks.push(
+                Block::builder(ident(k))
+                    .add_structures(free_body(inner))
+                    .build()
+                    .into(),
+            ),
             Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
                 for item in items.iter().filter_map(Value::as_object) {
                     match labelled(item) {
                         Some((label, body)) => blocks.push(
-                            Block::builder(ident(k)).add_label(label.to_string()).add_structures(free_body(body)).build().into(),
+                            Block::builder(ident(k))
+                                .add_label(label.to_string())
+                                .add_structures(free_body(body))
+                                .build()
+                                .into(),
                         ),
-                        None => blocks.push(Block::builder(ident(k)).add_structures(free_body(item)).build().into()),
+                        None => blocks.push(
+                            Block::builder(ident(k))
+                                .add_structures(free_body(item))
+                                .build()
+                                .into(),
+                        ),
                     }
                 }
             }
@@ -141,7 +196,9 @@ fn labelled(item: &Map<String, Value>) -> Option<(&str, &Map<String, Value>)> {
 
 fn field_expr(ty: &FieldType, v: &Value) -> Expression {
     match (ty, v) {
-        (FieldType::Duration, Value::Number(n)) => Expression::String(format_duration(n.as_i64().unwrap_or(0))),
+        (FieldType::Duration, Value::Number(n)) => {
+            Expression::String(format_duration(n.as_i64().unwrap_or(0)))
+        }
         _ => json_expr(v),
     }
 }
@@ -152,7 +209,9 @@ fn json_expr(v: &Value) -> Expression {
         Value::Bool(b) => Expression::Bool(*b),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Expression::Number(i.into()),
-            (None, Some(f)) => hcl::Number::from_f64(f).map(Expression::Number).unwrap_or(Expression::Null),
+            (None, Some(f)) => hcl::Number::from_f64(f)
+                .map(Expression::Number)
+                .unwrap_or(Expression::Null),
             _ => Expression::Null,
         },
         Value::String(s) => Expression::String(s.clone()),
@@ -218,7 +277,9 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let number: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..unit_end] {
             "ns" => 1,
             "us" | "µs" => 1_000,
@@ -338,7 +399,8 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                 let value = expr_value(a.expr(), &format!("{path}.{key}"))?;
                 let value = match (&field.ty, &value) {
                     (FieldType::Duration, Value::String(d)) => Value::from(
-                        parse_duration(d).ok_or_else(|| format!("{path}.{key}: invalid duration {d:?}"))?,
+                        parse_duration(d)
+                            .ok_or_else(|| format!("{path}.{key}: invalid duration {d:?}"))?,
                     ),
                     _ => value,
                 };
@@ -357,19 +419,29 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                     }
                     FieldType::List(inner) => {
                         let FieldType::Struct(inner) = inner.as_ref() else {
-                            return Err(format!("{child_path}: `{ident}` is an attribute, not a block"));
+                            return Err(format!(
+                                "{child_path}: `{ident}` is an attribute, not a block"
+                            ));
                         };
                         let v = parse_labelled(inner, b, &child_path)?;
-                        let entry = obj.entry(field.name.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                        let entry = obj
+                            .entry(field.name.clone())
+                            .or_insert_with(|| Value::Array(Vec::new()));
                         if let Value::Array(items) = entry {
                             items.push(Value::Object(v));
                         }
                     }
                     FieldType::Map(inner) => {
-                        let entry = obj.entry(field.name.clone()).or_insert_with(|| Value::Object(Map::new()));
+                        let entry = obj
+                            .entry(field.name.clone())
+                            .or_insert_with(|| Value::Object(Map::new()));
                         let Value::Object(map) = entry else { continue };
                         if let FieldType::Struct(inner) = inner.as_ref() {
-                            let label = b.labels().first().map(label_str).ok_or_else(|| format!("{child_path}: block needs a label"))?;
+                            let label = b
+                                .labels()
+                                .first()
+                                .map(label_str)
+                                .ok_or_else(|| format!("{child_path}: block needs a label"))?;
                             let v = parse_labelled(inner, b, &child_path)?;
                             map.insert(label, Value::Object(v));
                         } else {
@@ -380,9 +452,16 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                     }
                     FieldType::Any => {
                         let docker = struct_name == "Task" && ident == "config";
-                        obj.insert(field.name.clone(), Value::Object(free_parse(b.body(), docker, &child_path)?));
+                        obj.insert(
+                            field.name.clone(),
+                            Value::Object(free_parse(b.body(), docker, &child_path)?),
+                        );
                     }
-                    _ => return Err(format!("{child_path}: `{ident}` is an attribute, not a block")),
+                    _ => {
+                        return Err(format!(
+                            "{child_path}: `{ident}` is an attribute, not a block"
+                        ));
+                    }
                 }
             }
         }
@@ -414,7 +493,12 @@ fn free_parse(body: &Body, docker: bool, path: &str) -> Result<Map<String, Value
         let key = b.identifier().to_string();
         let inner = free_parse(b.body(), false, path)?;
         let repeated = counts.get(&key).copied().unwrap_or(0) > 1
-            || (docker && schema().docker.get(&key).and_then(Value::as_str).is_some_and(|d| d.starts_with("list")));
+            || (docker
+                && schema()
+                    .docker
+                    .get(&key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("list")));
         match b.labels().first() {
             Some(label) => {
                 let item = serde_json::json!({ label_str(label): [Value::Object(inner)] });
@@ -447,7 +531,12 @@ fn expr_value(e: &Expression, path: &str) -> Result<Value, String> {
             _ => Value::Null,
         },
         Expression::String(s) => Value::String(s.clone()),
-        Expression::Array(items) => Value::Array(items.iter().map(|i| expr_value(i, path)).collect::<Result<_, _>>()?),
+        Expression::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| expr_value(i, path))
+                .collect::<Result<_, _>>()?,
+        ),
         Expression::Object(o) => {
             let mut m = Map::new();
             for (k, v) in o {

@@ -57,27 +57,47 @@ pub struct Schema {
 }
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    let raw: RawSchema = match serde_json::from_str(include_str!("../../data/nomad-api-fields.json")) {
-        Ok(raw) => raw,
-        // The file is part of the binary and tested; an empty schema would make every key
-        // unknown, which the tests catch immediately.
-        Err(_) => RawSchema { structs: HashMap::new(), driver_config: serde_json::Map::new() },
-    };
+    let raw: RawSchema =
+        match serde_json::from_str(include_str!("../../data/nomad-api-fields.json")) {
+            Ok(raw) => raw,
+            // The file is part of the binary and tested; an empty schema would make every key
+            // unknown, which the tests catch immediately.
+            Err(_) => RawSchema {
+                structs: HashMap::new(),
+                driver_config: serde_json::Map::new(),
+            },
+        };
     let mut structs = HashMap::new();
     for (name, s) in &raw.structs {
         let mut fields = Vec::new();
         for (fname, value) in &s.fields {
-            let Ok(f) = serde_json::from_value::<RawField>(value.clone()) else { continue };
+            let Ok(f) = serde_json::from_value::<RawField>(value.clone()) else {
+                continue;
+            };
             let (hcl_name, block, label) = match f.hcl.as_deref() {
                 None => (None, false, false),
                 Some(tag) => {
                     let mut parts = tag.split(',');
                     let n = parts.next().unwrap_or("").to_string();
                     let kind = parts.next().unwrap_or("");
-                    (if n.is_empty() && kind != "label" { None } else { Some(n) }, kind == "block", kind == "label")
+                    (
+                        if n.is_empty() && kind != "label" {
+                            None
+                        } else {
+                            Some(n)
+                        },
+                        kind == "block",
+                        kind == "label",
+                    )
                 }
             };
-            fields.push(Field { name: fname.clone(), ty: parse_type(&f.go_type, &raw.structs), hcl_name, block, label });
+            fields.push(Field {
+                name: fname.clone(),
+                ty: parse_type(&f.go_type, &raw.structs),
+                hcl_name,
+                block,
+                label,
+            });
         }
         structs.insert(name.clone(), fields);
     }
@@ -150,7 +170,10 @@ mod tests {
         let dp = s.field("NetworkResource", "DynamicPorts").unwrap();
         assert_eq!(dp.hcl_name.as_deref(), Some("port"));
         assert!(dp.block);
-        assert_eq!(s.field("Task", "KillTimeout").unwrap().ty, FieldType::Duration);
+        assert_eq!(
+            s.field("Task", "KillTimeout").unwrap().ty,
+            FieldType::Duration
+        );
         assert!(s.docker.contains_key("image"));
     }
 }

@@ -30,7 +30,9 @@ fn walk_struct(struct_name: &str, value: &Value, path: &str, out: &mut Vec<Strin
     let driver = obj.get("Driver").and_then(Value::as_str).unwrap_or("");
     for (key, v) in obj {
         let Some(field) = s.field(struct_name, key) else {
-            out.push(format!("{path}.{key}: unknown field (not in Nomad's api.{struct_name})"));
+            out.push(format!(
+                "{path}.{key}: unknown field (not in Nomad's api.{struct_name})"
+            ));
             continue;
         };
         let child = format!("{path}.{key}");
@@ -63,7 +65,12 @@ fn walk_type(ty: &FieldType, v: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-fn walk_docker(spec: &serde_json::Map<String, Value>, v: &Value, path: &str, out: &mut Vec<String>) {
+fn walk_docker(
+    spec: &serde_json::Map<String, Value>,
+    v: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
     let Some(obj) = v.as_object() else { return };
     for (key, value) in obj {
         match spec.get(key) {
@@ -129,7 +136,11 @@ pub fn validate_job(job: &Job) -> Vec<String> {
     } else if id.contains(' ') || id.contains('\0') {
         errs.push("Job ID contains a space or null character".to_string());
     }
-    if job.name.as_deref().is_some_and(|n| n.is_empty() || n.contains('\0')) {
+    if job
+        .name
+        .as_deref()
+        .is_some_and(|n| n.is_empty() || n.contains('\0'))
+    {
         errs.push("Job Name contains a null character or is empty".to_string());
     }
     if let Some(t) = job.type_.as_deref()
@@ -154,7 +165,10 @@ pub fn validate_job(job: &Job) -> Vec<String> {
         if name.is_empty() {
             errs.push(format!("Job task group {} missing name", i + 1));
         } else if !group_names.insert(name.clone()) {
-            errs.push(format!("Job task group {} redefines '{name}' from group", i + 1));
+            errs.push(format!(
+                "Job task group {} redefines '{name}' from group",
+                i + 1
+            ));
         }
         for e in validate_group(job, g) {
             errs.push(format!("Task group {name} validation failed: {e}"));
@@ -199,9 +213,15 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
     }
     // Update strategy: job-level merged with group-level, completed from Nomad's defaults.
     let update = g.update.as_ref().or(job.update.as_ref());
-    let min_healthy = update.and_then(|u| u.min_healthy_time).unwrap_or(10 * SECOND);
-    let healthy = update.and_then(|u| u.healthy_deadline).unwrap_or(300 * SECOND);
-    let progress = update.and_then(|u| u.progress_deadline).unwrap_or(600 * SECOND);
+    let min_healthy = update
+        .and_then(|u| u.min_healthy_time)
+        .unwrap_or(10 * SECOND);
+    let healthy = update
+        .and_then(|u| u.healthy_deadline)
+        .unwrap_or(300 * SECOND);
+    let progress = update
+        .and_then(|u| u.progress_deadline)
+        .unwrap_or(600 * SECOND);
     if let Some(u) = update {
         if let Some(hc) = u.health_check.as_deref()
             && !matches!(hc, "checks" | "task_states" | "manual")
@@ -215,9 +235,7 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
             errs.push("Healthy deadline must be greater than zero".to_string());
         }
         if progress != 0 && progress <= healthy {
-            errs.push(
-                "Healthy deadline must be less than progress deadline".to_string(),
-            );
+            errs.push("Healthy deadline must be less than progress deadline".to_string());
         }
         if u.auto_promote == Some(true) && u.canary.unwrap_or(0) == 0 {
             errs.push("Auto Promote requires a Canary count greater than zero".to_string());
@@ -235,7 +253,9 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
                     errs.push("minimum count must be non-negative".to_string());
                 }
                 if min > max {
-                    errs.push(format!("maximum count must not be less than minimum count: {max} < {min}"));
+                    errs.push(format!(
+                        "maximum count must not be less than minimum count: {max} < {min}"
+                    ));
                 }
                 if count < min {
                     errs.push(format!("task group count must not be less than minimum count in scaling policy: {count} < {min}"));
@@ -248,7 +268,9 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
         if let Some(t) = s.type_.as_deref()
             && t != "horizontal"
         {
-            errs.push(format!("scaling policy invalid: type {t:?} is not supported"));
+            errs.push(format!(
+                "scaling policy invalid: type {t:?} is not supported"
+            ));
         }
     }
     // Networks: unique labels, port ranges.
@@ -262,12 +284,16 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
             if let Some(to) = p.to
                 && !(-1..=65535).contains(&to)
             {
-                errs.push(format!("Port {label:?} cannot be mapped to {to}; must be between -1 and 65535"));
+                errs.push(format!(
+                    "Port {label:?} cannot be mapped to {to}; must be between -1 and 65535"
+                ));
             }
             if let Some(v) = p.value
                 && !(0..=65535).contains(&v)
             {
-                errs.push(format!("Port {label:?} static value {v} must be between 0 and 65535"));
+                errs.push(format!(
+                    "Port {label:?} static value {v} must be between 0 and 65535"
+                ));
             }
         }
     }
@@ -279,7 +305,9 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
         let provider = s.provider.clone().unwrap_or_else(|| "consul".to_string());
         providers.insert(provider.clone());
         if !matches!(provider.as_str(), "consul" | "nomad") {
-            errs.push(format!("Service provider must be \"consul\" or \"nomad\"; got {provider:?}"));
+            errs.push(format!(
+                "Service provider must be \"consul\" or \"nomad\"; got {provider:?}"
+            ));
         }
         if !valid_service_name(&name) {
             errs.push(format!(
@@ -303,15 +331,23 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
             && p.parse::<u16>().is_err()
             && !labels.contains(p)
         {
-            errs.push(format!("Service {name} port label {p:?} does not exist in the group network"));
+            errs.push(format!(
+                "Service {name} port label {p:?} does not exist in the group network"
+            ));
         }
     }
     if providers.len() > 1 {
-        errs.push("Multiple service providers used: task group services must use the same provider".to_string());
+        errs.push(
+            "Multiple service providers used: task group services must use the same provider"
+                .to_string(),
+        );
     }
     for t in &g.tasks {
         for e in validate_task(t, g, progress, update.is_some(), disk) {
-            errs.push(format!("Task {} validation failed: {e}", t.name.clone().unwrap_or_default()));
+            errs.push(format!(
+                "Task {} validation failed: {e}",
+                t.name.clone().unwrap_or_default()
+            ));
         }
     }
     errs
@@ -324,7 +360,9 @@ fn valid_service_name(name: &str) -> bool {
     while let Some(start) = rest.find("${") {
         plain.push_str(&rest[..start]);
         plain.push('a');
-        rest = rest[start..].find('}').map_or("", |end| &rest[start + end + 1..]);
+        rest = rest[start..]
+            .find('}')
+            .map_or("", |end| &rest[start + end + 1..]);
     }
     plain.push_str(rest);
     let b = plain.as_bytes();
@@ -344,20 +382,36 @@ fn validate_check(
 ) -> Vec<String> {
     let mut errs = Vec::new();
     let ty = c.type_.as_deref().unwrap_or("");
-    let allowed: &[&str] = if provider == "nomad" { &["http", "tcp"] } else { &["http", "tcp", "grpc", "script"] };
+    let allowed: &[&str] = if provider == "nomad" {
+        &["http", "tcp"]
+    } else {
+        &["http", "tcp", "grpc", "script"]
+    };
     if !allowed.contains(&ty) {
-        errs.push(format!("invalid type ({ty}), must be one of {}", allowed.join(", ")));
+        errs.push(format!(
+            "invalid type ({ty}), must be one of {}",
+            allowed.join(", ")
+        ));
     }
     if c.interval.unwrap_or(0) < SECOND {
-        errs.push("interval (0) cannot be lower than 1s".to_string().replace("(0)", &format!("({}ns)", c.interval.unwrap_or(0))));
+        errs.push(
+            "interval (0) cannot be lower than 1s"
+                .to_string()
+                .replace("(0)", &format!("({}ns)", c.interval.unwrap_or(0))),
+        );
     }
     if c.timeout.unwrap_or(0) < SECOND {
-        errs.push(format!("timeout ({}ns) is lower than required minimum timeout 1s", c.timeout.unwrap_or(0)));
+        errs.push(format!(
+            "timeout ({}ns) is lower than required minimum timeout 1s",
+            c.timeout.unwrap_or(0)
+        ));
     }
     if ty == "http" {
         match c.path.as_deref() {
             None | Some("") => errs.push("http type must have http path".to_string()),
-            Some(p) if !p.starts_with('/') => errs.push(format!("http path {p:?} must be relative")),
+            Some(p) if !p.starts_with('/') => {
+                errs.push(format!("http path {p:?} must be relative"))
+            }
             _ => {}
         }
     }
@@ -371,10 +425,14 @@ fn validate_check(
         && p.parse::<u16>().is_err()
         && !labels.contains(p)
     {
-        errs.push(format!("port label {p:?} does not exist in the group network"));
+        errs.push(format!(
+            "port label {p:?} does not exist in the group network"
+        ));
     }
     if let Some(t) = &c.task_name
-        && !tasks.iter().any(|task| task.name.as_deref() == Some(t.as_str()))
+        && !tasks
+            .iter()
+            .any(|task| task.name.as_deref() == Some(t.as_str()))
     {
         errs.push(format!("references non-existent task {t:?}"));
     }
@@ -390,14 +448,25 @@ fn validate_check(
         {
             errs.push("success_before_passing/failures_before_critical/failures_before_warning are not supported by the nomad provider".to_string());
         }
-        if c.check_restart.as_ref().is_some_and(|cr| cr.ignore_warnings == Some(true)) {
-            errs.push("check_restart.ignore_warnings is not supported by the nomad provider".to_string());
+        if c.check_restart
+            .as_ref()
+            .is_some_and(|cr| cr.ignore_warnings == Some(true))
+        {
+            errs.push(
+                "check_restart.ignore_warnings is not supported by the nomad provider".to_string(),
+            );
         }
     }
     errs
 }
 
-fn validate_task(t: &Task, g: &TaskGroup, progress: i64, has_update: bool, disk: i64) -> Vec<String> {
+fn validate_task(
+    t: &Task,
+    g: &TaskGroup,
+    progress: i64,
+    has_update: bool,
+    disk: i64,
+) -> Vec<String> {
     let mut errs = Vec::new();
     let name = t.name.clone().unwrap_or_default();
     if name.is_empty() {
@@ -419,7 +488,10 @@ fn validate_task(t: &Task, g: &TaskGroup, progress: i64, has_update: bool, disk:
             errs.push("Task can only ask for 'cpu' or 'cores' resource, not both.".to_string());
         }
         if cores == 0 && r.cpu.unwrap_or(100) < 1 {
-            errs.push(format!("minimum CPU value is 1; got {}", r.cpu.unwrap_or(0)));
+            errs.push(format!(
+                "minimum CPU value is 1; got {}",
+                r.cpu.unwrap_or(0)
+            ));
         }
         let mem = r.memory_mb.unwrap_or(300);
         if mem < 10 {
@@ -430,14 +502,17 @@ fn validate_task(t: &Task, g: &TaskGroup, progress: i64, has_update: bool, disk:
             && max != -1
             && max < mem
         {
-            errs.push(format!("MemoryMaxMB value ({max}) should be larger than MemoryMB value ({mem})"));
+            errs.push(format!(
+                "MemoryMaxMB value ({max}) should be larger than MemoryMB value ({mem})"
+            ));
         }
         if r.disk_mb.unwrap_or(0) != 0 {
             errs.push("Task can't ask for disk resources, they have to be specified at the task group level.".to_string());
         }
     }
     let log = t.log_config.as_ref();
-    let log_mb = log.and_then(|l| l.max_files).unwrap_or(10) * log.and_then(|l| l.max_file_size_mb).unwrap_or(10);
+    let log_mb = log.and_then(|l| l.max_files).unwrap_or(10)
+        * log.and_then(|l| l.max_file_size_mb).unwrap_or(10);
     if log_mb >= disk {
         errs.push(format!(
             "log storage ({log_mb} MB) must be less than requested disk capacity ({disk} MB)"
@@ -450,10 +525,14 @@ fn validate_task(t: &Task, g: &TaskGroup, progress: i64, has_update: bool, disk:
             errs.push(format!("Template {n} validation failed: Must specify a source path or have an embedded template"));
         }
         match tmpl.dest_path.as_deref() {
-            None | Some("") => errs.push(format!("Template {n} validation failed: Must specify a destination for the template")),
+            None | Some("") => errs.push(format!(
+                "Template {n} validation failed: Must specify a destination for the template"
+            )),
             Some(d) => {
                 if d.starts_with("..") || d.contains("/../") {
-                    errs.push(format!("Template {n} validation failed: destination escapes allocation directory"));
+                    errs.push(format!(
+                        "Template {n} validation failed: destination escapes allocation directory"
+                    ));
                 }
                 if !destinations.insert(d.to_string()) {
                     errs.push(format!("Template {n} validation failed: destination {d:?} is used by another template"));
@@ -467,21 +546,33 @@ fn validate_task(t: &Task, g: &TaskGroup, progress: i64, has_update: bool, disk:
                     errs.push(format!("Template {n} validation failed: Must specify signal value when change mode is signal"));
                 }
                 if tmpl.envvars == Some(true) {
-                    errs.push(format!("Template {n} validation failed: cannot use signals with env var templates"));
+                    errs.push(format!(
+                        "Template {n} validation failed: cannot use signals with env var templates"
+                    ));
                 }
             }
-            other => errs.push(format!("Template {n} validation failed: Invalid change mode ({other})")),
+            other => errs.push(format!(
+                "Template {n} validation failed: Invalid change mode ({other})"
+            )),
         }
         if let Some(p) = &tmpl.perms
             && u32::from_str_radix(p, 8).is_err()
         {
-            errs.push(format!("Template {n} validation failed: Failed to parse {p:?} as octal"));
+            errs.push(format!(
+                "Template {n} validation failed: Failed to parse {p:?} as octal"
+            ));
         }
     }
     if let Some(l) = &t.lifecycle
-        && !matches!(l.hook.as_deref(), Some("prestart" | "poststart" | "poststop"))
+        && !matches!(
+            l.hook.as_deref(),
+            Some("prestart" | "poststart" | "poststop")
+        )
     {
-        errs.push(format!("invalid hook: {:?}", l.hook.clone().unwrap_or_default()));
+        errs.push(format!(
+            "invalid hook: {:?}",
+            l.hook.clone().unwrap_or_default()
+        ));
     }
     for vm in &t.volume_mounts {
         let v = vm.volume.clone().unwrap_or_default();
@@ -499,14 +590,21 @@ pub fn validate_file(path: &std::path::Path) -> Vec<String> {
         Ok(t) => t,
         Err(e) => return vec![format!("cannot read: {e}")],
     };
-    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     let value = if is_json {
         match serde_json::from_str::<Value>(&text) {
             Ok(mut v) => match v.get_mut("Job").map(Value::take) {
                 Some(job) => job,
                 None => v,
             },
-            Err(e) => return vec![format!("invalid JSON at line {} column {}: {e}", e.line(), e.column())],
+            Err(e) => {
+                return vec![format!(
+                    "invalid JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                )];
+            }
         }
     } else {
         match super::hcl::parse_job(&text) {
@@ -546,9 +644,11 @@ mod tests {
 
     #[test]
     fn catches_register_rules() {
-        let job: Job = serde_json::from_value(json!({"ID": "a b", "TaskGroups": [{"Name": "g", "Count": 5,
+        let job: Job =
+            serde_json::from_value(json!({"ID": "a b", "TaskGroups": [{"Name": "g", "Count": 5,
             "Scaling": {"Min": 1, "Max": 3},
-            "Tasks": [{"Name": "t", "Driver": "docker", "Resources": {"MemoryMB": 4}}]}]})).unwrap();
+            "Tasks": [{"Name": "t", "Driver": "docker", "Resources": {"MemoryMB": 4}}]}]}))
+            .unwrap();
         let errs = validate_job(&job).join("\n");
         assert!(errs.contains("Job ID contains a space"));
         assert!(errs.contains("greater than maximum count"));
