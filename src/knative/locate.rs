@@ -348,7 +348,7 @@ spec:
     fn falls_back_to_ancestor() {
         let idx = LocationIndex::build(SVC, 1);
         let p = idx.position("spec.template.spec.containers[0].resources.limits.cpu");
-        assert_eq!((p.line, p.column), (11, 9));
+        assert_eq!((p.line, p.column), (11, 7)); // containers[0]
         assert_eq!(parent("a.b[\"x.y\"]"), Some("a.b"));
         assert_eq!(parent("a.b[3]"), Some("a.b"));
         assert_eq!(parent("a"), Some(""));
