@@ -1,1 +1,2 @@
 //! knative
+pub mod cluster;
