@@ -269,7 +269,9 @@ async fn named_services_are_read_with_get() {
         [
             "GET /apis/serving.knative.dev/v1/namespaces/payments/services/refunds",
             "GET /apis/serving.knative.dev/v1/namespaces/payments/services/ledger",
-        ]
+            "GET /api/v1/namespaces/payments/secrets/refunds-api-key",
+        ],
+        "no list call: a Role with only `get` on services is enough"
     );
 }
 
@@ -319,8 +321,13 @@ async fn referenced_config_maps_are_included_cleaned_and_whole() {
             .count()
             == 1
     );
-    // Services without references have one document.
+    // A referenced object that does not exist (refunds' optional Secret) is left out, not an
+    // error: the converter reports references it has no object for.
     assert_eq!(documents(find(&services, "payments", "refunds")).len(), 1);
+    assert!(
+        api.requests()
+            .contains(&"GET /api/v1/namespaces/payments/secrets/refunds-api-key".to_string())
+    );
 }
 
 /// Every form in which the fixture secrets' values exist: plain and base64.
@@ -500,6 +507,28 @@ async fn a_forbidden_list_names_the_verb_resource_and_namespace() {
 }
 
 #[tokio::test]
+async fn a_forbidden_secret_read_names_the_missing_permission() {
+    let api = FakeKube::start(FakeCluster {
+        forbid_secret_get: true,
+        ..FakeCluster::with_fixtures()
+    })
+    .await;
+    let connection = api.connection(Some("ci"));
+    let mut checkout = query(&connection, in_namespace("payments"));
+    checkout.names = vec!["checkout".to_string()];
+
+    let error = fetch_services(connection.client.clone(), &checkout)
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(
+        message.contains("cannot get secrets in namespace \"payments\""),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn a_cluster_without_knative_says_serving_is_not_served() {
     let api = FakeKube::start(FakeCluster {
         without_knative: true,
@@ -562,6 +591,7 @@ async fn an_unreachable_cluster_names_the_server_and_context() {
     let message = error.to_string();
     assert!(message.contains(&url), "{message}");
     assert!(message.contains("context \"kind-gone\""), "{message}");
+    assert!(message.contains("onnection refused"), "{message}");
 }
 
 #[tokio::test]

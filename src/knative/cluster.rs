@@ -247,10 +247,12 @@ pub enum ImportError {
         source: Box<kube::Error>,
     },
     #[error(
-        "cannot reach the Kubernetes API server at {origin}: {source}\n  hint: check that the cluster is running and that this context is the right one (`kubectl cluster-info` uses the same settings)"
+        "cannot reach the Kubernetes API server at {origin}: {cause}\n  hint: check that the cluster is running and that this context is the right one (`kubectl cluster-info` uses the same settings)"
     )]
     Unreachable {
         origin: Box<ClusterOrigin>,
+        /// The whole chain of causes ("connection refused" sits several levels down).
+        cause: String,
         #[source]
         source: Box<kube::Error>,
     },
@@ -584,6 +586,7 @@ fn classify(
         error @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
             ImportError::Unreachable {
                 origin: Box::new(origin.clone()),
+                cause: cause_chain(&error),
                 source: Box::new(error),
             }
         }
@@ -593,6 +596,20 @@ fn classify(
             source: Box::new(other),
         },
     }
+}
+
+/// "outer: inner: innermost", skipping a cause already contained in the text before it.
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text = format!("{text}: {inner_text}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// Names of the ConfigMaps and Secrets one Service's pod template refers to.

@@ -50,6 +50,8 @@ pub struct FakeCluster {
     pub pod_watch_events: Vec<Value>,
     /// Answer service lists with the 403 of `testdata/cluster/status-forbidden.json`.
     pub forbid_service_list: bool,
+    /// Answer Secret reads with a 403, as for a Role without `get secrets`.
+    pub forbid_secret_get: bool,
     /// Behave like a cluster without Knative: every serving.knative.dev path is a 404.
     pub without_knative: bool,
 }
@@ -200,6 +202,16 @@ fn answer(
         ),
         ["api", "v1", "namespaces", namespace, "configmaps", name] => {
             get_object(&cluster.config_maps, namespace, name, "", "configmaps")
+        }
+        ["api", "v1", "namespaces", namespace, "secrets", _] if cluster.forbid_secret_get => {
+            status(
+                403,
+                "Forbidden",
+                &format!(
+                    "secrets is forbidden: User \"system:serviceaccount:ci:knative2nomad\" cannot get resource \"secrets\" in API group \"\" in the namespace \"{namespace}\""
+                ),
+                json!({"kind": "secrets"}),
+            )
         }
         ["api", "v1", "namespaces", namespace, "secrets", name] => {
             get_object(&cluster.secrets, namespace, name, "", "secrets")
