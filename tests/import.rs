@@ -718,6 +718,47 @@ fn flags_follow_kubectl() {
     );
 }
 
+/// The shape `convert` will have: its PATH positional doubles as service names, and the cluster
+/// flags sit next to the mapping flags (whose `--nomad-namespace` field is also `namespace`).
+#[derive(Parser)]
+struct ConvertLike {
+    #[arg(required_unless_present = "k8s_from_cluster", value_name = "PATH")]
+    paths: Vec<std::path::PathBuf>,
+    #[arg(short = 'o', long = "output", value_name = "DIR")]
+    output: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    mapping: knative2nomad::cli::MappingArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+#[test]
+fn cluster_flags_flatten_into_convert_without_clashes() {
+    use clap::CommandFactory;
+    ConvertLike::command().debug_assert();
+
+    let parsed = ConvertLike::try_parse_from([
+        "convert",
+        "--from-cluster",
+        "-n",
+        "payments",
+        "--nomad-namespace",
+        "shop",
+        "checkout",
+        "-o",
+        "jobs",
+    ])
+    .unwrap();
+    assert_eq!(parsed.cluster.namespace.as_deref(), Some("payments"));
+    assert_eq!(parsed.mapping.namespace.as_deref(), Some("shop"));
+    assert_eq!(parsed.paths, [std::path::PathBuf::from("checkout")]);
+    assert!(ConvertLike::try_parse_from(["convert", "--from-cluster"]).is_ok());
+    assert!(
+        ConvertLike::try_parse_from(["convert"]).is_err(),
+        "files are still required without --from-cluster"
+    );
+}
+
 fn watch_event(kind: &str, object: Value) -> Value {
     json!({"type": kind, "object": object})
 }

@@ -65,42 +65,72 @@ const STRIPPED_METADATA: [&str; 11] = [
 
 /// Flags of `convert --from-cluster`, shaped after kubectl and kn. Flatten it into a command;
 /// positional service NAMEs are the caller's (they share the PATH positional of `convert`).
+/// Argument ids carry a `k8s_` prefix so that flattening next to `MappingArgs` (whose
+/// `--nomad-namespace` field is also called `namespace`) cannot clash; refer to them by these ids
+/// in `requires`/`conflicts_with` (e.g. `required_unless_present = "k8s_from_cluster"`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ClusterArgs {
     /// Read Knative Services from the Kubernetes cluster (the current kubeconfig context) instead
     /// of files; positional arguments are then service names (none = every service).
-    #[arg(long)]
+    #[arg(id = "k8s_from_cluster", long = "from-cluster")]
     pub from_cluster: bool,
     /// Kubeconfig context to use (default: the kubeconfig's current-context).
-    #[arg(long, value_name = "CONTEXT", requires = "from_cluster")]
+    #[arg(
+        id = "k8s_context",
+        long = "context",
+        value_name = "CONTEXT",
+        requires = "k8s_from_cluster"
+    )]
     pub context: Option<String>,
     /// Kubeconfig file (default: $KUBECONFIG, which may list several files, else ~/.kube/config).
-    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    #[arg(
+        id = "k8s_kubeconfig",
+        long = "kubeconfig",
+        value_name = "FILE",
+        requires = "k8s_from_cluster"
+    )]
     pub kubeconfig: Option<PathBuf>,
     /// Namespace to read from (default: the namespace of the kubeconfig context, else "default").
     #[arg(
+        id = "k8s_namespace",
         short = 'n',
-        long,
+        long = "namespace",
         value_name = "NS",
-        requires = "from_cluster",
-        conflicts_with = "all_namespaces"
+        requires = "k8s_from_cluster",
+        conflicts_with = "k8s_all_namespaces"
     )]
     pub namespace: Option<String>,
     /// Read Knative Services of every namespace.
-    #[arg(short = 'A', long, requires = "from_cluster")]
+    #[arg(
+        id = "k8s_all_namespaces",
+        short = 'A',
+        long = "all-namespaces",
+        requires = "k8s_from_cluster"
+    )]
     pub all_namespaces: bool,
     /// Label selector, as kubectl takes it (e.g. `app=shop,tier!=batch`).
-    #[arg(short = 'l', long, value_name = "SELECTOR", requires = "from_cluster")]
+    #[arg(
+        id = "k8s_selector",
+        short = 'l',
+        long = "selector",
+        value_name = "SELECTOR",
+        requires = "k8s_from_cluster"
+    )]
     pub selector: Option<String>,
     /// Also write the cleaned Knative YAML to DIR/<namespace>/<name>.yaml (like `kn service export`).
-    #[arg(long, value_name = "DIR", requires = "from_cluster")]
+    #[arg(
+        id = "k8s_export_dir",
+        long = "export-dir",
+        value_name = "DIR",
+        requires = "k8s_from_cluster"
+    )]
     pub export_dir: Option<PathBuf>,
 }
 
 /// Where the client points, for messages that tell the user which cluster said what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterOrigin {
-    /// API server URL, e.g. `https://127.0.0.1:6443`.
+    /// API server URL, e.g. `https://127.0.0.1:6443`; empty when unknown (a bare `Client`).
     pub server_url: String,
     /// Kubeconfig context name; `None` for in-cluster or hand-built configuration.
     pub context: Option<String>,
@@ -108,9 +138,14 @@ pub struct ClusterOrigin {
 
 impl fmt::Display for ClusterOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let server = if self.server_url.is_empty() {
+            "the client's API server"
+        } else {
+            self.server_url.as_str()
+        };
         match &self.context {
-            Some(context) => write!(f, "{} (context \"{}\")", self.server_url, context),
-            None => write!(f, "{} (no kubeconfig context)", self.server_url),
+            Some(context) => write!(f, "{server} (context \"{context}\")"),
+            None => write!(f, "{server}"),
         }
     }
 }
@@ -1066,8 +1101,9 @@ pub async fn wait_for_zero_pods(
     namespace: &str,
     revision: &str,
 ) -> Result<(), ImportError> {
+    // A bare Client does not say where it points; errors then name "the client's API server".
     let origin = ClusterOrigin {
-        server_url: "the cluster".to_string(),
+        server_url: String::new(),
         context: None,
     };
     wait_for_zero_pods_on(client, &origin, namespace, revision).await
