@@ -1,6 +1,8 @@
 //! Knative side of the pipeline: reading documents with their source locations ([`load`],
-//! [`locate`]) and the typed Service model ([`model`]). Nothing here knows about Nomad.
+//! [`locate`]), reading Services from a live cluster ([`cluster`]) and the typed Service model
+//! ([`model`]). Nothing here knows about Nomad.
 
+pub mod cluster;
 pub mod load;
 pub mod locate;
 pub mod model;
