@@ -32,7 +32,7 @@ pub enum Command {
 /// Settings that change what a Knative Service becomes. Flags override the config file.
 #[derive(Debug, Clone, Args, Default)]
 pub struct MappingArgs {
-    /// A TOML-free settings file (YAML or JSON) with the same keys as these flags, in kebab-case.
+    /// A settings file (YAML or JSON) with the same keys as these flags, in kebab-case.
     #[arg(long, value_name = "FILE", env = "K2N_CONFIG")]
     pub config: Option<PathBuf>,
     /// Nomad MHz given for one Kubernetes CPU core (`cpu = cores × this`). Default 1000.
@@ -76,9 +76,12 @@ pub struct MappingArgs {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Files, directories (walked for *.yaml, *.yml, *.json) or `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files, directories (walked for *.yaml, *.yml, *.json) or `-` for standard input; with
+    /// --from-cluster, names of Services to read (none: all in the namespace).
+    #[arg(required_unless_present = "k8s_from_cluster", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cluster: crate::knative::cluster::ClusterArgs,
     /// Write one file per job under this directory instead of printing to stdout.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     pub output: Option<PathBuf>,

@@ -62,7 +62,12 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let opts = ConvertOptions::from_args(&args.mapping)?;
-    let batch = migrate::run(&args.paths, &opts);
+    let batch = if args.cluster.from_cluster {
+        let inputs = read_cluster(&args)?;
+        migrate::run_inputs(inputs, &opts)
+    } else {
+        migrate::run(&args.paths, &opts)
+    };
     print_findings(&batch, args.message_format);
     let mut failed = batch.failed(&opts);
     match &args.output {
@@ -107,6 +112,34 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reads the Services (and the ConfigMaps and Secret key names they use) from the cluster as
+/// YAML inputs, optionally exporting them like `kn service export`.
+fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative::load::Input>> {
+    use knative2nomad::knative::cluster;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let names: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+    let services = runtime.block_on(async {
+        let connection = cluster::connect(&args.cluster).await?;
+        let query = cluster::ClusterQuery::from_args(&args.cluster, names, &connection)?;
+        cluster::fetch_services(connection.client.clone(), &query).await
+    })?;
+    if services.is_empty() {
+        eprintln!("no Knative Services found");
+    }
+    if let Some(dir) = &args.cluster.export_dir {
+        let written = cluster::export(dir, &services)?;
+        eprintln!(
+            "exported {} Service manifest(s) under {}",
+            written.len(),
+            dir.display()
+        );
+    }
+    Ok(services
+        .into_iter()
+        .map(cluster::ImportedService::into_input)
+        .collect())
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {

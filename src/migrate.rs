@@ -64,26 +64,39 @@ impl Batch {
 
 /// Converts everything under `paths`.
 pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
-    let mut batch = Batch::default();
     let files = match load::expand_paths(paths) {
         Ok(files) => files,
         Err(f) => {
+            let mut batch = Batch::default();
             batch.other_findings.push(f);
             return batch;
         }
     };
-    batch.files_read = files.len();
     let read: Vec<Result<Input, Finding>> = files
         .par_iter()
         .map(|(path, rel)| load::read_input(path, rel.clone()))
         .collect();
     let mut inputs = Vec::new();
+    let mut unreadable = Vec::new();
     for r in read {
         match r {
             Ok(input) => inputs.push(input),
-            Err(f) => batch.other_findings.push(f),
+            Err(f) => unreadable.push(f),
         }
     }
+    let mut batch = run_inputs(inputs, opts);
+    batch.files_read = files.len();
+    batch.other_findings.splice(0..0, unreadable);
+    batch
+}
+
+/// Converts inputs already in memory (files read by [`run`], or manifests read from a
+/// cluster), so both paths give the same jobs for the same YAML.
+pub fn run_inputs(inputs: Vec<Input>, opts: &ConvertOptions) -> Batch {
+    let mut batch = Batch {
+        files_read: inputs.len(),
+        ..Batch::default()
+    };
     let split: Vec<(Vec<Document>, Vec<Finding>)> =
         inputs.par_iter().map(load::split_documents).collect();
     for input in &inputs {

@@ -815,3 +815,54 @@ async fn wait_for_zero_pods_returns_at_once_when_none_run() {
         api.requests()
     );
 }
+
+#[tokio::test]
+async fn cluster_and_exported_yaml_give_identical_jobs() {
+    use knative2nomad::config::ConvertOptions;
+    use knative2nomad::migrate;
+    let api = FakeKube::start(FakeCluster::with_fixtures()).await;
+    let connection = api.connection(None);
+    let services = fetch_services(
+        connection.client.clone(),
+        &query(&connection, NamespaceScope::All),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    export(dir.path(), &services).unwrap();
+
+    let opts = ConvertOptions::default();
+    let from_cluster = migrate::run_inputs(
+        services
+            .into_iter()
+            .map(ImportedService::into_input)
+            .collect(),
+        &opts,
+    );
+    let from_files = migrate::run(&[dir.path().to_path_buf()], &opts);
+    let jobs = |batch: &migrate::Batch| -> Vec<Value> {
+        batch
+            .services
+            .iter()
+            .map(|s| {
+                let mut job = serde_json::to_value(s.job().expect("converted")).unwrap();
+                // Only the provenance differs: where the YAML was read from.
+                job["Meta"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("knative2nomad.source");
+                job
+            })
+            .collect()
+    };
+    let cluster_jobs = jobs(&from_cluster);
+    assert_eq!(cluster_jobs.len(), 4);
+    assert_eq!(cluster_jobs, jobs(&from_files));
+    let codes = |batch: &migrate::Batch| -> Vec<(String, &'static str)> {
+        batch
+            .all_findings()
+            .map(|f| (f.path.clone(), f.code))
+            .collect()
+    };
+    assert_eq!(codes(&from_cluster), codes(&from_files));
+}

@@ -234,6 +234,18 @@ pub struct ImportedService {
     pub manifest_yaml: String,
 }
 
+impl ImportedService {
+    /// The manifest as a loader input named like its export file (`<namespace>/<name>.yaml`),
+    /// so the converter treats it exactly as that file.
+    pub fn into_input(self) -> crate::knative::load::Input {
+        crate::knative::load::Input {
+            name: std::sync::Arc::from(format!("{}/{}.yaml", self.namespace, self.name)),
+            relative_dir: std::path::PathBuf::from(&self.namespace),
+            text: self.manifest_yaml,
+        }
+    }
+}
+
 /// One API call, named as RBAC names it: `list services.serving.knative.dev in namespace "x"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiAction {
