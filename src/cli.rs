@@ -94,6 +94,16 @@ pub struct ConvertArgs {
     /// How findings are printed on stderr.
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
+    /// Write a migration report: JSON when FILE ends in .json, Markdown otherwise (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub report: Vec<PathBuf>,
+    /// Write a JUnit XML file with one test case per Service, for CI test views.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the Nomad Variables (paths and item names, never values) the jobs need, with
+    /// `nomad var put` commands to create them.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_manifest: Option<PathBuf>,
     #[command(flatten)]
     pub mapping: MappingArgs,
 }

@@ -14,4 +14,5 @@ pub mod findings;
 pub mod knative;
 pub mod migrate;
 pub mod nomad;
+pub mod report;
 pub mod verify;

@@ -66,9 +66,38 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         let inputs = read_cluster(&args)?;
         migrate::run_inputs(inputs, &opts)
     } else {
-        migrate::run(&args.paths, &opts)
+        migrate::run_with_progress(&args.paths, &opts, &progress_bar())
     };
     print_findings(&batch, args.message_format);
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        eprint!("{}", knative2nomad::report::github_annotations(&batch));
+    }
+    let mut extra_files: Vec<(std::path::PathBuf, String)> = Vec::new();
+    for path in &args.report {
+        let text = if path.extension().is_some_and(|e| e == "json") {
+            knative2nomad::report::json(&batch, args.format)
+        } else {
+            knative2nomad::report::markdown(&batch, args.format)
+        };
+        extra_files.push((path.clone(), text));
+    }
+    if let Some(path) = &args.junit {
+        extra_files.push((
+            path.clone(),
+            knative2nomad::report::junit(&batch, opts.strict, &opts.allow),
+        ));
+    }
+    if let Some(path) = &args.secrets_manifest {
+        extra_files.push((
+            path.clone(),
+            knative2nomad::report::secrets_manifest(&batch),
+        ));
+    }
+    for (path, text) in extra_files {
+        if let Err(e) = migrate::write_atomic(&path, &text) {
+            anyhow::bail!("cannot write {}: {e}", path.display());
+        }
+    }
     let mut failed = batch.failed(&opts);
     match &args.output {
         None => {
@@ -112,6 +141,18 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} services {per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Reads the Services (and the ConfigMaps and Secret key names they use) from the cluster as

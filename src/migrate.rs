@@ -10,6 +10,7 @@ use crate::findings::{Finding, Location, Severity};
 use crate::knative::load::{self, Document, DocumentKind, Input, Resources};
 use crate::nomad::hcl::render_job;
 use crate::nomad::model::Job;
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -64,6 +65,15 @@ impl Batch {
 
 /// Converts everything under `paths`.
 pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
+    run_with_progress(paths, opts, &ProgressBar::hidden())
+}
+
+/// [`run`], advancing `progress` once per Service converted.
+pub fn run_with_progress(
+    paths: &[PathBuf],
+    opts: &ConvertOptions,
+    progress: &ProgressBar,
+) -> Batch {
     let files = match load::expand_paths(paths) {
         Ok(files) => files,
         Err(f) => {
@@ -84,7 +94,7 @@ pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
             Err(f) => unreadable.push(f),
         }
     }
-    let mut batch = run_inputs(inputs, opts);
+    let mut batch = run_inputs_with_progress(inputs, opts, progress);
     batch.files_read = files.len();
     batch.other_findings.splice(0..0, unreadable);
     batch
@@ -93,6 +103,14 @@ pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
 /// Converts inputs already in memory (files read by [`run`], or manifests read from a
 /// cluster), so both paths give the same jobs for the same YAML.
 pub fn run_inputs(inputs: Vec<Input>, opts: &ConvertOptions) -> Batch {
+    run_inputs_with_progress(inputs, opts, &ProgressBar::hidden())
+}
+
+pub fn run_inputs_with_progress(
+    inputs: Vec<Input>,
+    opts: &ConvertOptions,
+    progress: &ProgressBar,
+) -> Batch {
     let mut batch = Batch {
         files_read: inputs.len(),
         ..Batch::default()
@@ -120,15 +138,21 @@ pub fn run_inputs(inputs: Vec<Input>, opts: &ConvertOptions) -> Batch {
             }
         }
     }
+    progress.set_length(services.len() as u64);
     let converted: Vec<ServiceOutcome> = services
         .par_iter()
-        .map(|doc| ServiceOutcome {
-            converted: convert_service(doc, &resources, opts),
-            source: doc.file.clone(),
-            relative_dir: doc.relative_dir.clone(),
-            location: doc.location("metadata.name"),
+        .map(|doc| {
+            let outcome = ServiceOutcome {
+                converted: convert_service(doc, &resources, opts),
+                source: doc.file.clone(),
+                relative_dir: doc.relative_dir.clone(),
+                location: doc.location("metadata.name"),
+            };
+            progress.inc(1);
+            outcome
         })
         .collect();
+    progress.finish_and_clear();
     batch.services = mark_duplicates(converted);
     batch
 }

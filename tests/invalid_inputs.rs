@@ -17,7 +17,7 @@ const CASES: &[(&str, &str, usize)] = &[
     ("containers-string.yaml", "K2N002", 8),
     ("ports-string.yaml", "K2N002", 10),
     ("negative-timeout.yaml", "K2N002", 8),
-    ("no-containers.yaml", "K2N003", 7),
+    ("no-containers.yaml", "K2N003", 8),
     ("no-image.yaml", "K2N003", 9),
     ("no-name.yaml", "K2N003", 3),
     ("bad-name.yaml", "K2N004", 4),

@@ -222,7 +222,7 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
     if spec.containers.is_empty() {
         ctx.report(
             "K2N003",
-            "spec.template.spec",
+            "spec.template.spec.containers",
             "spec.template.spec.containers must list at least one container",
         );
         return None;
