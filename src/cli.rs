@@ -91,6 +91,10 @@ pub struct ConvertArgs {
     /// Overwrite existing files that this tool did not write.
     #[arg(long)]
     pub force: bool,
+    /// HCL only: add a comment beside each generated attribute or block naming the Knative
+    /// field it came from, and marking defaults and assumptions, for line-by-line review.
+    #[arg(long)]
+    pub annotate: bool,
     /// How findings are printed on stderr.
     #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
     pub message_format: MessageFormat,
@@ -119,6 +123,9 @@ pub struct CheckArgs {
     /// Format of the committed job files.
     #[arg(long, value_enum, default_value_t = OutputFormat::Hcl)]
     pub format: OutputFormat,
+    /// The committed files were written with `convert --annotate`.
+    #[arg(long)]
+    pub annotate: bool,
     #[command(flatten)]
     pub mapping: MappingArgs,
 }

@@ -105,16 +105,19 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             let mut out = stdout.lock();
             let mut first = true;
             for s in &batch.services {
-                let Some(job) = s.job() else { continue };
+                let Some(text) = migrate::render_service(s, args.format, args.annotate) else {
+                    continue;
+                };
                 if !first && args.format == OutputFormat::Hcl {
                     writeln!(out)?;
                 }
                 first = false;
-                out.write_all(migrate::render(job, &s.source, args.format).as_bytes())?;
+                out.write_all(text.as_bytes())?;
             }
         }
         Some(dir) => {
-            let report = migrate::write_outputs(&batch, dir, args.format, args.force);
+            let report =
+                migrate::write_outputs(&batch, dir, args.format, args.force, args.annotate);
             for path in &report.refused {
                 eprintln!(
                     "error: {} exists and was not written by knative2nomad; not overwritten (use --force)",
@@ -196,7 +199,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             findings::render_human(f, batch.sources.get(&f.location.file).map(|s| s.as_ref()))
         );
     }
-    let report = migrate::check(&batch, &args.against, args.format);
+    let report = migrate::check(&batch, &args.against, args.format, args.annotate);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for (_, diff) in &report.changed {

@@ -105,6 +105,19 @@ fn snapshots_round_trip_and_validate() {
             let parsed = hcl::parse_job(&hcl_text)
                 .unwrap_or_else(|e| panic!("{stem}: HCL does not parse back: {e}\n{hcl_text}"));
             assert_eq!(parsed, job_json, "{stem}: HCL and JSON disagree");
+            // --annotate only adds comments: the file says the same.
+            let annotated = migrate::render_service(s, OutputFormat::Hcl, true).unwrap();
+            assert!(annotated.contains(" # "), "{stem}: nothing annotated");
+            assert_eq!(
+                hcl::parse_job(&annotated).unwrap(),
+                job_json,
+                "{stem}: annotations changed the job"
+            );
+            if stem == "15-resources" {
+                settings().bind(|| {
+                    insta::assert_snapshot!(format!("{stem}__{id}.annotated.hcl"), annotated)
+                });
+            }
             let problems = validate::validate_value(&job_json);
             assert!(problems.is_empty(), "{stem}: {problems:?}");
         }

@@ -200,6 +200,45 @@ pub fn tasks(
                 task.leader = Some(true);
             }
             task.config = docker_config(ctx, c, &path, &image, is_serving);
+            let tp = ctx.task_path(&name);
+            let short = path.trim_start_matches("spec.template.spec.").to_string();
+            ctx.note(format!("{tp}/config/image"), format!("{short}.image"));
+            if task.config.contains_key("entrypoint") {
+                ctx.note(
+                    format!("{tp}/config/entrypoint"),
+                    format!("{short}.command (replaces the image ENTRYPOINT)"),
+                );
+            }
+            if task.config.contains_key("args") {
+                ctx.note(format!("{tp}/config/args"), format!("{short}.args"));
+            }
+            if task.config.contains_key("force_pull") {
+                ctx.note(
+                    format!("{tp}/config/force_pull"),
+                    format!("{short}.imagePullPolicy Always"),
+                );
+            }
+            ctx.note(
+                format!("{tp}/kill_timeout"),
+                format!(
+                    "timeoutSeconds {} capped at 30s (Nomad client max_kill_timeout)",
+                    spec.timeout_seconds
+                        .filter(|t| *t > 0)
+                        .unwrap_or(DEFAULT_TIMEOUT_SECONDS)
+                ),
+            );
+            if is_init {
+                ctx.note(
+                    format!("{tp}/lifecycle"),
+                    format!("{short} (init container)"),
+                );
+            }
+            if task.leader == Some(true) {
+                ctx.note(
+                    format!("{tp}/leader"),
+                    "serving container: the others stop with it",
+                );
+            }
             if let Some(user) = run_as_user(c) {
                 task.user = Some(user);
             }
@@ -216,7 +255,7 @@ pub fn tasks(
             task.env = environment;
             task.templates = templates;
             volumes.apply_to_task(ctx, c, &path, &name, &mut task);
-            task.resources = Some(resources(ctx, c, &path));
+            task.resources = Some(resources(ctx, c, &path, &tp));
             report_container_fields(ctx, c, &path, is_serving);
             tasks.push(task);
         }
@@ -373,7 +412,7 @@ fn report_container_fields(ctx: &mut Ctx<'_>, c: &Container, path: &str, is_serv
 
 /// CPU as MHz (cores × --cpu-mhz-per-core), memory in MiB rounded up, memory_max from a limit
 /// above the request, GPUs as devices.
-fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
+fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str, task_path: &str) -> Resources {
     let mut out = Resources::default();
     let reqs = c.resources.as_ref();
     let requests = reqs.and_then(|r| r.requests.clone()).unwrap_or_default();
@@ -412,8 +451,30 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
         return out;
     }
     let mhz = ctx.opts.cpu_mhz_per_core as u128;
+    let short = path.trim_start_matches("spec.template.spec.").to_string();
+    let raw = |kind: &str, name: &str| -> String {
+        let list = if kind == "requests" {
+            &requests
+        } else {
+            &limits
+        };
+        list.get(name).map(|q| q.0.clone()).unwrap_or_default()
+    };
+    let rp = format!("{task_path}/resources");
     match cpu_req.or(cpu_lim) {
         Some(q) => {
+            let kind = if cpu_req.is_some() {
+                "requests"
+            } else {
+                "limits"
+            };
+            ctx.note(
+                format!("{rp}/cpu"),
+                format!(
+                    "{short}.resources.{kind}.cpu {} × {mhz} MHz/core",
+                    raw(kind, "cpu")
+                ),
+            );
             let value = q
                 .scaled_ceil(mhz, 1)
                 .map(|v| v.min(i64::MAX as u128) as i64)
@@ -434,7 +495,13 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
                 );
             }
         }
-        None => out.cpu = Some(100),
+        None => {
+            out.cpu = Some(100);
+            ctx.note(
+                format!("{rp}/cpu"),
+                "default: Nomad's 100 MHz (no CPU request)",
+            );
+        }
     }
     let mib = |q: Quantity| {
         q.mebibytes_ceil()
@@ -444,14 +511,43 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str) -> Resources {
     match (mem_req, mem_lim) {
         (Some(r), limit) => {
             out.memory_mb = Some(mib(r));
+            ctx.note(
+                format!("{rp}/memory"),
+                format!(
+                    "{short}.resources.requests.memory {} in MiB, rounded up",
+                    raw("requests", "memory")
+                ),
+            );
             if let Some(l) = limit
                 && l.cmp_exact(r) == Some(std::cmp::Ordering::Greater)
             {
                 out.memory_max_mb = Some(mib(l));
+                ctx.note(
+                    format!("{rp}/memory_max"),
+                    format!(
+                        "{short}.resources.limits.memory {}",
+                        raw("limits", "memory")
+                    ),
+                );
             }
         }
-        (None, Some(l)) => out.memory_mb = Some(mib(l)),
-        (None, None) => out.memory_mb = Some(300),
+        (None, Some(l)) => {
+            out.memory_mb = Some(mib(l));
+            ctx.note(
+                format!("{rp}/memory"),
+                format!(
+                    "{short}.resources.limits.memory {} (no request)",
+                    raw("limits", "memory")
+                ),
+            );
+        }
+        (None, None) => {
+            out.memory_mb = Some(300);
+            ctx.note(
+                format!("{rp}/memory"),
+                "default: Nomad's 300 MiB (no memory request)",
+            );
+        }
     }
     if cpu_req.is_none() && cpu_lim.is_none() || mem_req.is_none() && mem_lim.is_none() {
         ctx.report(

@@ -90,6 +90,12 @@ pub fn task_env(
     tc: &TaskEnvContext<'_>,
 ) -> (BTreeMap<String, String>, Vec<Template>) {
     let mut env = BTreeMap::new();
+    // Where each literal env value came from, for `--annotate`.
+    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+    let short = tc
+        .path
+        .trim_start_matches("spec.template.spec.")
+        .to_string();
     // Lines of the env template: (variable name, item name).
     let mut from_variable: Vec<(String, String)> = Vec::new();
     let var_path = variable_path(ctx, tc.group_name, tc.task_name);
@@ -102,6 +108,10 @@ pub fn task_env(
             match ctx.resources.config_maps.get(&key).cloned() {
                 Some(data) => {
                     for (k, v) in data {
+                        origins.insert(
+                            format!("{prefix}{k}"),
+                            format!("{short}.envFrom[{i}]: ConfigMap {} key {k}", cm.name),
+                        );
                         env.insert(format!("{prefix}{k}"), v);
                     }
                 }
@@ -185,6 +195,10 @@ pub fn task_env(
                         .cloned();
                     match value {
                         Some(v) => {
+                            origins.insert(
+                                var.name.clone(),
+                                format!("{short}.env[{i}]: ConfigMap {} key {}", r.name, r.key),
+                            );
                             env.insert(var.name.clone(), v);
                         }
                         None if r.optional == Some(true) => {}
@@ -221,6 +235,10 @@ pub fn task_env(
                         _ => None,
                     };
                     report_env_source(ctx, &path, &var.name, &f.field_path, nomad);
+                    origins.insert(
+                        var.name.clone(),
+                        format!("{short}.env[{i}].valueFrom.fieldRef {}", f.field_path),
+                    );
                     if let Some(v) = nomad {
                         env.insert(var.name.clone(), v.to_string());
                     }
@@ -231,6 +249,10 @@ pub fn task_env(
                         _ => None,
                     };
                     report_env_source(ctx, &path, &var.name, &f.resource, nomad);
+                    origins.insert(
+                        var.name.clone(),
+                        format!("{short}.env[{i}].valueFrom.resourceFieldRef {}", f.resource),
+                    );
                     if let Some(v) = nomad {
                         env.insert(var.name.clone(), v.to_string());
                     }
@@ -248,8 +270,27 @@ pub fn task_env(
         env.insert("PORT".into(), port.to_string());
     }
 
+    let tp = ctx.task_path(tc.task_name);
+    for key in env.keys() {
+        let source = match key.as_str() {
+            "PORT" if tc.port.is_some() => "injected by Knative: the serving port".to_string(),
+            "K_SERVICE" | "K_CONFIGURATION" if !tc.is_init => {
+                "injected by Knative: the Service name".to_string()
+            }
+            "K_REVISION" if !tc.is_init => "injected by Knative: the revision name".to_string(),
+            _ => match origins.get(key) {
+                Some(o) => o.clone(),
+                None => continue,
+            },
+        };
+        ctx.note(format!("{tp}/env/{key}"), source);
+    }
     let mut templates = Vec::new();
     if !from_variable.is_empty() {
+        ctx.note(
+            format!("{tp}/template"),
+            format!("secrets (and unresolved ConfigMap keys) from Nomad Variable {var_path}"),
+        );
         // Variables the template provides override literal ones of the same name.
         let mut seen = BTreeSet::new();
         let mut lines = String::new();

@@ -33,11 +33,23 @@ pub struct Converted {
     pub findings: Vec<Finding>,
     /// Nomad Variables the job reads: path → item names (never values).
     pub variables: BTreeMap<String, BTreeSet<String>>,
+    /// Where generated HCL attributes and blocks came from, for `convert --annotate`:
+    /// HCL path (see [`crate::nomad::hcl::annotate`]) → comment.
+    pub provenance: BTreeMap<String, String>,
 }
 
 impl Converted {
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// Block index suffix in HCL paths: `ident` for the first, `ident#n` after.
+pub fn nth(ident: &str, n: usize) -> String {
+    if n == 0 {
+        ident.to_string()
+    } else {
+        format!("{ident}#{n}")
     }
 }
 
@@ -50,9 +62,25 @@ pub(crate) struct Ctx<'a> {
     pub job_id: String,
     pub findings: Vec<Finding>,
     pub variables: BTreeMap<String, BTreeSet<String>>,
+    pub provenance: BTreeMap<String, String>,
 }
 
 impl Ctx<'_> {
+    /// HCL path of the job's group, for [`Ctx::note`].
+    pub fn group_path(&self) -> String {
+        format!("job/group[{}]", self.job_id)
+    }
+
+    /// HCL path of a task, for [`Ctx::note`].
+    pub fn task_path(&self, task: &str) -> String {
+        format!("{}/task[{task}]", self.group_path())
+    }
+
+    /// Records where the HCL element at `hcl_path` came from (shown by `--annotate`).
+    pub fn note(&mut self, hcl_path: impl Into<String>, comment: impl Into<String>) {
+        self.provenance.insert(hcl_path.into(), comment.into());
+    }
+
     /// Records a finding at `path` (relative to the Service object).
     pub fn report(&mut self, code: &'static str, path: &str, message: impl Into<String>) {
         let location = self.doc.location(path);
@@ -75,6 +103,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         job_id: doc.name().unwrap_or("").to_string(),
         findings: Vec::new(),
         variables: BTreeMap::new(),
+        provenance: BTreeMap::new(),
     };
     let job = match parse_typed(&mut ctx) {
         Some(svc) => build_job(&mut ctx, &svc),
@@ -106,6 +135,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         job,
         findings,
         variables: ctx.variables,
+        provenance: ctx.provenance,
     }
 }
 
@@ -242,6 +272,27 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         to: Some(i64::from(port.number)),
         ..Port::default()
     }];
+    let g = ctx.group_path();
+    ctx.note(
+        format!("{g}/network/port[http]/to"),
+        match spec.containers[serving]
+            .ports
+            .as_ref()
+            .and_then(|p| p.first())
+        {
+            Some(_) => format!("containers[{serving}].ports[0].containerPort"),
+            None => "default: Knative's port 8080".to_string(),
+        },
+    );
+    ctx.note(
+        format!("{g}/shutdown_delay"),
+        "assumed: leave service discovery before stopping, as Knative drains a pod",
+    );
+    ctx.note(
+        format!("{g}/service/provider"),
+        "--service-provider (default nomad)",
+    );
+    ctx.note(format!("{g}/service/name"), "metadata.name");
     let volume_plan = volumes::plan(ctx, spec)?;
     let tasks = container::tasks(ctx, svc, serving, &port, &revision, &volume_plan)?;
     let mut checks = probes::checks(ctx, spec, serving, &port, &mut ports, &tasks)?;
@@ -271,6 +322,22 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
 
     let (tags, visibility) = traffic::service_tags(ctx, svc, &name, &port);
     checks.sort_by_key(|c| c.name.clone());
+    let short = format!("containers[{serving}]");
+    for (i, c) in checks.iter().enumerate() {
+        let origin = match c.name.as_deref() {
+            Some("readiness") if spec.containers[serving].readiness_probe.is_some() => {
+                format!("{short}.readinessProbe")
+            }
+            Some("readiness") => "default: Knative probes the serving port over TCP".to_string(),
+            _ => format!(
+                "{short}.livenessProbe; grace includes initialDelaySeconds and any startupProbe"
+            ),
+        };
+        ctx.note(
+            format!("{}/service/{}", ctx.group_path(), nth("check", i)),
+            origin,
+        );
+    }
     group.services = vec![Service {
         name: Some(name.clone()),
         port_label: Some("http".to_string()),
@@ -305,6 +372,30 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         ..Job::default()
     };
     job.meta = job_meta(ctx, svc, &name, visibility);
+    ctx.note(
+        "job/type",
+        "Knative Services are long-running request servers",
+    );
+    ctx.note(
+        "job/datacenters",
+        if ctx.opts.datacenters == ["*"] {
+            "default: any datacenter (--datacenter)"
+        } else {
+            "--datacenter"
+        },
+    );
+    if ctx.opts.namespace_override.is_some() {
+        ctx.note("job/namespace", "--nomad-namespace");
+    } else if svc.metadata.namespace.is_some() {
+        ctx.note("job/namespace", "metadata.namespace");
+    }
+    if ctx.opts.region.is_some() {
+        ctx.note("job/region", "--region");
+    }
+    ctx.note(
+        "job/update",
+        "assumed: Knative moves traffic only to a ready revision and keeps the old one on failure",
+    );
     Some(job)
 }
 
@@ -323,7 +414,10 @@ fn update_strategy(ctx: &mut Ctx<'_>, svc: &KnativeService) -> UpdateStrategy {
     if let Some(value) = annotations.get(key) {
         let path = format!("spec.template.metadata.annotations[{key:?}]");
         match humantime::parse_duration(value) {
-            Ok(d) if d.as_secs() > 0 => progress = d.as_secs() as i64 * SECOND,
+            Ok(d) if d.as_secs() > 0 => {
+                progress = d.as_secs() as i64 * SECOND;
+                ctx.note("job/update/progress_deadline", format!("{key} {value}"));
+            }
             _ => ctx.report(
                 "K2N013",
                 &path,

@@ -204,6 +204,30 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
     };
     let count = scale.initial.max(min).min(max);
     group.count = Some(count as i64);
+    let g = ctx.group_path();
+    ctx.note(
+        format!("{g}/count"),
+        format!(
+            "max(initial-scale {}, min-scale {min}), at most max-scale {max}",
+            scale.initial
+        ),
+    );
+    ctx.note(
+        format!("{g}/scaling/min"),
+        if scale.min == 0 && !sablier {
+            "min-scale 0 (scale to zero) raised to 1: no activator on Nomad".to_string()
+        } else {
+            format!("min-scale {}", scale.min)
+        },
+    );
+    ctx.note(
+        format!("{g}/scaling/max"),
+        if scale.max == 0 {
+            format!("max-scale unlimited: --default-max-scale {max}")
+        } else {
+            format!("max-scale {max}")
+        },
+    );
     if min == max {
         return; // a fixed size: nothing to autoscale
     }
@@ -289,6 +313,23 @@ fn policy_check(
             )
         }
     };
+    let g = ctx.group_path();
+    ctx.note(
+        format!("{g}/scaling/policy/check[{check}]/strategy[target-value]/target"),
+        match (scale.metric.as_str(), scale.target) {
+            ("cpu" | "memory", Some(t)) => format!("autoscaling.knative.dev/target {t}"),
+            ("cpu" | "memory", None) => "default target".to_string(),
+            (_, Some(t)) => format!(
+                "autoscaling.knative.dev/target {t} × utilization {}%",
+                scale.utilization
+            ),
+            (_, None) => format!("default target × utilization {}%", scale.utilization),
+        },
+    );
+    ctx.note(
+        format!("{g}/scaling/policy/check[{check}]/query_window"),
+        format!("autoscaling.knative.dev/window ({}s)", scale.window_seconds),
+    );
     ctx.report(
         "K2N025",
         &path,

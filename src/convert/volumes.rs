@@ -331,6 +331,11 @@ impl VolumePlan {
                         {
                             continue;
                         }
+                        let tp = ctx.task_path(task_name);
+                        ctx.note(
+                            format!("{tp}/{}", super::nth("template", task.templates.len())),
+                            format!("{mpath}: volume {:?} file {}", m.name, f.path),
+                        );
                         task.templates.push(file_template(ctx, &var_path, f, dest));
                     }
                     let source = match &sub {
