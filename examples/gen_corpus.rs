@@ -10,7 +10,7 @@ fn service(i: usize) -> String {
     let mut y = String::new();
     let name = format!("svc-{i:05}");
     let team = format!("team-{}", i % 17);
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let _ = write!(
             y,
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-config\ndata:\n  LOG_LEVEL: info\n  FEATURE_{i}: \"on\"\n---\n"
@@ -21,7 +21,7 @@ fn service(i: usize) -> String {
         "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/part-of: {team}\n    tier: \"{}\"\n",
         i % 3
     );
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         y.push_str("    networking.knative.dev/visibility: cluster-local\n");
     }
     y.push_str("spec:\n  template:\n    metadata:\n      annotations:\n");
@@ -35,18 +35,18 @@ fn service(i: usize) -> String {
         "        autoscaling.knative.dev/max-scale: \"{}\"",
         5 + i % 20
     );
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         let _ = writeln!(
             y,
             "        autoscaling.knative.dev/target: \"{}\"",
             10 + i % 90
         );
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         y.push_str("        autoscaling.knative.dev/metric: rps\n");
     }
     y.push_str("    spec:\n");
-    if i % 6 == 0 {
+    if i.is_multiple_of(6) {
         let _ = writeln!(y, "      containerConcurrency: {}", 1 + i % 50);
     }
     let _ = write!(
@@ -56,7 +56,7 @@ fn service(i: usize) -> String {
         i % 7
     );
     // A serving container with a sidecar must declare the port.
-    if i % 2 == 0 || i % 13 == 0 {
+    if i.is_multiple_of(2) || i.is_multiple_of(13) {
         let _ = write!(
             y,
             "          ports:\n            - containerPort: {}\n",
@@ -65,13 +65,13 @@ fn service(i: usize) -> String {
     }
     y.push_str("          env:\n            - name: SERVICE_INDEX\n");
     let _ = writeln!(y, "              value: \"{i}\"");
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         let _ = write!(
             y,
             "            - name: DB_PASSWORD\n              valueFrom:\n                secretKeyRef:\n                  name: {team}-db\n                  key: password\n"
         );
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         let _ = write!(
             y,
             "          envFrom:\n            - configMapRef:\n                name: {name}-config\n"
@@ -90,13 +90,13 @@ fn service(i: usize) -> String {
     if i % 4 == 1 {
         y.push_str("          livenessProbe:\n            httpGet:\n              path: /live\n            initialDelaySeconds: 3\n");
     }
-    if i % 8 == 0 {
+    if i.is_multiple_of(8) {
         y.push_str("          volumeMounts:\n            - name: certs\n              mountPath: /etc/certs\n");
     }
-    if i % 13 == 0 {
+    if i.is_multiple_of(13) {
         y.push_str("        - name: sidecar\n          image: ghcr.io/example/sidecar:2\n");
     }
-    if i % 8 == 0 {
+    if i.is_multiple_of(8) {
         let _ = write!(
             y,
             "      volumes:\n        - name: certs\n          secret:\n            secretName: {team}-tls\n            items:\n              - key: tls.crt\n                path: tls.crt\n"
