@@ -23,6 +23,7 @@
 //! double.requests();                       // Vec<RequestRecord> in arrival order
 //! double.count("PUT", "/v1/jobs");         // requests per method + exact path
 //! double.job("default", "web");            // stored job as JSON (server form)
+//! double.evaluations("default", "web");    // its evaluations; also allocations(ns, id)
 //! double.shutdown();
 //! ```
 //!
@@ -191,6 +192,9 @@ pub enum FaultKind {
     DropAfterHandling,
     /// Wait this long before handling the request.
     Delay(Duration),
+    /// Someone else writes this job (new version and JobModifyIndex) just before the request
+    /// is handled — a concurrent change between a plan and a register.
+    ConcurrentJobChange { namespace: String, job_id: String },
 }
 
 impl Fault {
@@ -401,9 +405,33 @@ impl NomadDouble {
             .collect()
     }
 
+    /// Evaluations of a job, oldest first.
+    pub fn evaluations(&self, namespace: &str, job_id: &str) -> Vec<Value> {
+        let state = self.shared.lock();
+        let mut evals: Vec<Value> = state
+            .evals
+            .values()
+            .filter(|e| e["Namespace"] == namespace && e["JobID"] == job_id)
+            .cloned()
+            .collect();
+        evals.sort_by_key(|e| e["CreateIndex"].as_u64());
+        evals
+    }
+
     /// Simulate someone else's concurrent write to a job: a new version and JobModifyIndex.
     pub fn bump_job(&self, namespace: &str, id: &str) -> Option<u64> {
-        let mut state = self.shared.lock();
+        bump_job(&self.shared, namespace, id)
+    }
+
+    /// Stop serving (also done on drop).
+    pub fn shutdown(&self) {
+        self.server.abort();
+    }
+}
+
+fn bump_job(shared: &Shared, namespace: &str, id: &str) -> Option<u64> {
+    {
+        let mut state = shared.lock();
         let key = (namespace.to_string(), id.to_string());
         state.jobs.get(&key)?;
         let index = state.bump("jobs");
@@ -411,14 +439,13 @@ impl NomadDouble {
         job["JobModifyIndex"] = json!(index);
         job["ModifyIndex"] = json!(index);
         job["Version"] = json!(job["Version"].as_u64().unwrap_or(0) + 1);
+        job["Meta"]["changed-by"] = json!("someone else");
+        if let Some(spec) = state.specs.get_mut(&key) {
+            spec["Meta"]["changed-by"] = json!("someone else");
+        }
         drop(state);
-        self.shared.notify(index);
+        shared.notify(index);
         Some(index)
-    }
-
-    /// Stop serving (also done on drop).
-    pub fn shutdown(&self) {
-        self.server.abort();
     }
 }
 
@@ -562,6 +589,10 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: 
                 return;
             }
             Some(FaultKind::Respond(status, body)) => Response::text(status, body),
+            Some(FaultKind::ConcurrentJobChange { namespace, job_id }) => {
+                bump_job(&shared, &namespace, &job_id);
+                handle(&shared, &request).await
+            }
             Some(FaultKind::Delay(delay)) => {
                 tokio::time::sleep(delay).await;
                 handle(&shared, &request).await
@@ -1019,19 +1050,16 @@ fn validate_group(group: &Value) -> Vec<String> {
             ),
             Some(max) => {
                 if min > max {
-                    errors.push(format!(
+                    errors.push(
                         "Scaling policy invalid: maximum count must not be less than minimum count"
-                    ));
+                            .to_string(),
+                    );
                 }
                 if count < min {
-                    errors.push(format!(
-                        "Scaling policy invalid: task group count must not be less than minimum count in scaling policy"
-                    ));
+                    errors.push("Scaling policy invalid: task group count must not be less than minimum count in scaling policy".to_string());
                 }
                 if count > max {
-                    errors.push(format!(
-                        "Scaling policy invalid: task group count must not be greater than maximum count in scaling policy"
-                    ));
+                    errors.push("Scaling policy invalid: task group count must not be greater than maximum count in scaling policy".to_string());
                 }
             }
         }
@@ -1066,7 +1094,7 @@ fn validate_job(job: &Value) -> Vec<String> {
     if let Some(priority) = as_i64(&job["Priority"])
         && !(1..=100).contains(&priority)
     {
-        errors.push(format!("Job priority must be between [1, 100]"));
+        errors.push("Job priority must be between [1, 100]".to_string());
     }
     if let Some(dcs) = job["Datacenters"].as_array()
         && dcs.iter().any(|d| d.as_str().unwrap_or("").is_empty())
