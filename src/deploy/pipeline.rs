@@ -233,7 +233,7 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
             return Outcome::Failed(message);
         }
     };
-    let Some(eval_id) = registered else {
+    let Some((eval_id, eval_index)) = registered else {
         return Outcome::Registered(
             "registered (periodic or parameterized job: no evaluation)".into(),
         );
@@ -244,11 +244,19 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
     }
 
     // 4. Follow the evaluation, then the deployment.
-    follow(client, &namespace, &job_id, eval_id, options, &progress).await
+    follow(
+        client,
+        &namespace,
+        &job_id,
+        (eval_id, eval_index),
+        options,
+        &progress,
+    )
+    .await
 }
 
-/// Register with EnforceIndex; `Ok(Some(eval))` when registered, `Ok(None)` when registered
-/// without an evaluation. Transient failures are retried; after an ambiguous one the job is
+/// Register with EnforceIndex; `Ok(Some((eval ID, eval create index)))` when registered,
+/// `Ok(None)` when registered without an evaluation. Transient failures are retried; after an ambiguous one the job is
 /// read back to find out whether the first attempt landed.
 async fn register(
     client: &NomadClient,
@@ -257,7 +265,7 @@ async fn register(
     enforce_index: u64,
     index_before: u64,
     progress: &Progress,
-) -> Result<Option<String>, String> {
+) -> Result<Option<(String, u64)>, String> {
     let policy = client.settings().retry;
     let mut retry = 0;
     loop {
@@ -270,7 +278,12 @@ async fn register(
                     ));
                 }
                 let eval = response.value.eval_id;
-                return Ok(if eval.is_empty() { None } else { Some(eval) });
+                let index = response.value.eval_create_index;
+                return Ok(if eval.is_empty() {
+                    None
+                } else {
+                    Some((eval, index))
+                });
             }
             Err(err) => err,
         };
@@ -316,7 +329,7 @@ async fn registration_landed(
     namespace: &str,
     enforce_index: u64,
     index_before: u64,
-) -> Result<Option<String>, String> {
+) -> Result<Option<(String, u64)>, String> {
     let id = job.id.as_deref().unwrap_or_default();
     let stored = match client.job(namespace, id).await {
         Ok(stored) => stored.value,
@@ -340,7 +353,7 @@ async fn registration_landed(
     });
     let changed = stored_index != enforce_index || (enforce_index == 0);
     match (same_spec, new_register_eval) {
-        (true, Some(eval)) => Ok(Some(eval.id.clone())),
+        (true, Some(eval)) => Ok(Some((eval.id.clone(), eval.create_index))),
         (false, _) if changed => Err(format!(
             "not registered: the job changed on the cluster after it was planned (job modify \
              index {enforce_index} → {stored_index}, not our spec); someone else's change was \
@@ -371,15 +384,18 @@ async fn follow(
     client: &NomadClient,
     namespace: &str,
     job_id: &str,
-    first_eval: String,
+    (first_eval, first_eval_index): (String, u64),
     options: &PipelineOptions,
     progress: &Progress,
 ) -> Outcome {
     let wait = Some(options.blocking_wait);
     let mut eval_id = first_eval;
+    // The evaluation was created at this index: block until it changes from there, which saves
+    // the initial non-blocking read. Follow-up evaluations start from a plain read.
+    let mut start_index = first_eval_index;
     let mut placement_failures: Vec<String> = Vec::new();
     let deployment_id = loop {
-        let eval = match wait_for_eval(client, &eval_id, wait).await {
+        let eval = match wait_for_eval(client, &eval_id, start_index, wait).await {
             Ok(eval) => eval,
             Err(err) => return Outcome::Failed(explain(client, "following the evaluation", &err)),
         };
@@ -413,6 +429,7 @@ async fn follow(
         if !eval.next_eval.is_empty() {
             tokio::time::sleep(Duration::from_nanos(eval.wait)).await;
             eval_id = eval.next_eval.clone();
+            start_index = 0;
             continue;
         }
         break eval.deployment_id.clone();
@@ -430,9 +447,14 @@ async fn follow(
 async fn wait_for_eval(
     client: &NomadClient,
     eval_id: &str,
+    start_index: u64,
     wait: Option<Duration>,
 ) -> Result<Evaluation, NomadError> {
-    let mut response = client.evaluation(eval_id, QueryOptions::default()).await?;
+    let first = QueryOptions {
+        index: start_index,
+        wait,
+    };
+    let mut response = client.evaluation(eval_id, first).await?;
     while !response.value.is_terminal() {
         response = client
             .evaluation(

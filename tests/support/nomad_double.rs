@@ -327,6 +327,7 @@ impl NomadDouble {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                let _ = stream.set_nodelay(true);
                 let shared = server_shared.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
@@ -615,11 +616,11 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: 
             reason(response.status),
             response.body.len()
         );
+        // One write per response: a separate body write would meet Nagle + delayed ACK.
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(response.body.as_bytes());
         let stream = reader.get_mut();
-        if stream.write_all(head.as_bytes()).await.is_err()
-            || stream.write_all(response.body.as_bytes()).await.is_err()
-            || stream.flush().await.is_err()
-        {
+        if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             return;
         }
         if request
