@@ -597,6 +597,14 @@ async fn tls_with_a_test_ca_and_client_certificates() {
         "the server requires a client certificate"
     );
 
+    // NOMAD_SKIP_VERIFY: no CA given, certificate not checked (the client cert is still sent).
+    let mut skip = addr_env(&double);
+    skip.push(("NOMAD_SKIP_VERIFY", "true".into()));
+    skip.push(("NOMAD_CLIENT_CERT", pki.client_cert.display().to_string()));
+    skip.push(("NOMAD_CLIENT_KEY", pki.client_key.display().to_string()));
+    let skipped = deploy(paths(&files), skip).await;
+    assert_eq!(skipped.code, 0, "{}", skipped.stderr);
+
     // NOMAD_TLS_SERVER_NAME: verify the certificate as `localhost` while dialing 127.0.0.1.
     let mut named = tls_env(true);
     named.push(("NOMAD_TLS_SERVER_NAME", "localhost".into()));
@@ -709,6 +717,33 @@ async fn namespace_flag_overrides_the_job_and_unknown_inputs_are_refused() {
     let run = deploy(vec![hcl.display().to_string()], addr_env(&double)).await;
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--format json"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_scoped_token_deploys_into_its_namespace_only() {
+    let token = "prod-deployer-token";
+    let policy = TokenPolicy { namespaces: vec!["prod".into()], write: true };
+    let config = DoubleConfig {
+        acl: Some(HashMap::from([(token.to_string(), policy)])),
+        namespaces: vec!["default".into(), "prod".into()],
+        ..DoubleConfig::default()
+    };
+    let double = NomadDouble::start(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut in_prod = job_json("api");
+    in_prod["Namespace"] = json!("prod");
+    let files = write_jobs(&dir, &[in_prod, job_json("web")]);
+    let mut env = addr_env(&double);
+    env.push(("NOMAD_TOKEN", token.to_string()));
+
+    let run = deploy(paths(&files), env).await;
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[1].starts_with("api") && lines[1].contains("deployed"), "{}", run.stdout);
+    assert!(lines[2].starts_with("web") && lines[2].contains("failed"), "{}", run.stdout);
+    assert!(double.job("prod", "api").is_some());
+    assert!(!run.stderr.contains(token) && !run.stdout.contains(token));
 }
 
 /// The double's endpoints the verifier relies on, through the library client.

@@ -788,7 +788,11 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
             )
         }
         ("GET", ["v1", ..]) => {
-            if let Err(denied) = authorize(shared, request, &namespace_for_read, false) {
+            // Reads by object ID are authorized against the object's own namespace (Nomad's
+            // Eval.GetEval, Deployment.GetDeployment, Alloc.GetAlloc), not the query's.
+            let auth_namespace = object_namespace(shared, &segments)
+                .unwrap_or_else(|| namespace_for_read.clone());
+            if let Err(denied) = authorize(shared, request, &auth_namespace, false) {
                 return denied;
             }
             let key = segments.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -802,6 +806,17 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
         }
         _ => Response::text(405, "Invalid method"),
     }
+}
+
+fn object_namespace(shared: &Shared, segments: &[&str]) -> Option<String> {
+    let state = shared.lock();
+    let object = match segments {
+        ["v1", "evaluation", id] => state.evals.get(*id),
+        ["v1", "deployment", id] => state.deployments.get(*id),
+        ["v1", "allocation", id] => state.allocs.get(*id),
+        _ => None,
+    }?;
+    object["Namespace"].as_str().map(str::to_string)
 }
 
 fn guard(
