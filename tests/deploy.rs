@@ -584,17 +584,26 @@ async fn tls_with_a_test_ca_and_client_certificates() {
     let trusted = deploy(paths(&files), tls_env(true)).await;
     assert_eq!(trusted.code, 0, "{}", trusted.stderr);
 
-    let mut quick_fail = paths(&files);
-    quick_fail.extend(["--retry-attempts".into(), "1".into()]);
-    let unknown_ca = deploy(quick_fail.clone(), addr_env(&double)).await;
+    // Certificate failures are not transient: reported at once, not retried.
+    let unknown_ca = deploy(paths(&files), addr_env(&double)).await;
     assert_eq!(
         unknown_ca.code, 1,
         "a server signed by an unknown CA is refused"
     );
-    let no_client_cert = deploy(quick_fail, tls_env(false)).await;
+    assert!(
+        unknown_ca.stderr.contains("UnknownIssuer"),
+        "{}",
+        unknown_ca.stderr
+    );
+    let no_client_cert = deploy(paths(&files), tls_env(false)).await;
     assert_eq!(
         no_client_cert.code, 1,
         "the server requires a client certificate"
+    );
+    assert!(
+        no_client_cert.stderr.contains("CertificateRequired"),
+        "{}",
+        no_client_cert.stderr
     );
 
     // NOMAD_SKIP_VERIFY: no CA given, certificate not checked (the client cert is still sent).
@@ -722,7 +731,10 @@ async fn namespace_flag_overrides_the_job_and_unknown_inputs_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_scoped_token_deploys_into_its_namespace_only() {
     let token = "prod-deployer-token";
-    let policy = TokenPolicy { namespaces: vec!["prod".into()], write: true };
+    let policy = TokenPolicy {
+        namespaces: vec!["prod".into()],
+        write: true,
+    };
     let config = DoubleConfig {
         acl: Some(HashMap::from([(token.to_string(), policy)])),
         namespaces: vec!["default".into(), "prod".into()],
@@ -740,8 +752,16 @@ async fn a_namespace_scoped_token_deploys_into_its_namespace_only() {
 
     assert_eq!(run.code, 1, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert!(lines[1].starts_with("api") && lines[1].contains("deployed"), "{}", run.stdout);
-    assert!(lines[2].starts_with("web") && lines[2].contains("failed"), "{}", run.stdout);
+    assert!(
+        lines[1].starts_with("api") && lines[1].contains("deployed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[2].starts_with("web") && lines[2].contains("failed"),
+        "{}",
+        run.stdout
+    );
     assert!(double.job("prod", "api").is_some());
     assert!(!run.stderr.contains(token) && !run.stdout.contains(token));
 }

@@ -790,8 +790,8 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
         ("GET", ["v1", ..]) => {
             // Reads by object ID are authorized against the object's own namespace (Nomad's
             // Eval.GetEval, Deployment.GetDeployment, Alloc.GetAlloc), not the query's.
-            let auth_namespace = object_namespace(shared, &segments)
-                .unwrap_or_else(|| namespace_for_read.clone());
+            let auth_namespace =
+                object_namespace(shared, &segments).unwrap_or_else(|| namespace_for_read.clone());
             if let Err(denied) = authorize(shared, request, &auth_namespace, false) {
                 return denied;
             }
