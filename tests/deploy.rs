@@ -932,3 +932,86 @@ async fn live_deploy_against_a_real_agent() {
     let _ = client.deregister(&namespace, &id, true).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// The double's HTTP dialect: headers, plain-text errors and their exact codes and words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn double_speaks_nomads_http_dialect() {
+    knative2nomad::nomad::client::install_crypto_provider();
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", double.address());
+
+    let missing = http.get(url("/v1/job/nope")).send().await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+    assert!(missing.headers().contains_key("x-nomad-index"));
+    assert_eq!(missing.headers()["x-nomad-knownleader"], "true");
+    assert!(missing.headers().contains_key("x-nomad-lastcontact"));
+    assert_eq!(missing.text().await.unwrap(), "job not found");
+
+    let bad_index = http
+        .get(url("/v1/job/web/allocations?index=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_index.status().as_u16(), 400);
+    assert_eq!(bad_index.text().await.unwrap(), "Invalid index");
+    let bad_wait = http
+        .get(url("/v1/job/web/allocations?index=1&wait=soon"))
+        .send()
+        .await;
+    assert_eq!(bad_wait.unwrap().text().await.unwrap(), "Invalid wait time");
+    let unknown_job_allocs = http
+        .get(url("/v1/job/nope/allocations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown_job_allocs.text().await.unwrap(), "[]");
+    let no_deployment = http
+        .get(url("/v1/job/nope/deployment"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_deployment.text().await.unwrap(), "null");
+
+    let empty = http.put(url("/v1/jobs")).send().await.unwrap();
+    assert_eq!(
+        (empty.status().as_u16(), empty.text().await.unwrap()),
+        (400, "Request body is empty".to_string())
+    );
+    let no_job = http.put(url("/v1/jobs")).body("{}").send().await.unwrap();
+    assert_eq!(no_job.text().await.unwrap(), "Job must be specified");
+    let no_id = http
+        .put(url("/v1/jobs"))
+        .body(r#"{"Job": {"Name": "x"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_id.text().await.unwrap(), "Job ID hasn't been provided");
+    let invalid = http
+        .put(url("/v1/jobs"))
+        .body(r#"{"Job": {"ID": "x", "TaskGroups": []}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status().as_u16(), 500);
+    assert_eq!(
+        invalid.text().await.unwrap(),
+        "1 error occurred:\n\t* Missing job task groups\n\n"
+    );
+    let validate = http
+        .put(url("/v1/validate/job"))
+        .body(r#"{"Job": {"ID": "x", "TaskGroups": []}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(validate.status().as_u16(), 200);
+    let body: Value = validate.json().await.unwrap();
+    assert_eq!(body["ValidationErrors"], json!(["Missing job task groups"]));
+    let wrong_method = http.get(url("/v1/validate/job")).send().await.unwrap();
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    assert_eq!(double.count("PUT", "/v1/jobs"), 4);
+}

@@ -801,6 +801,20 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
             })
             .await
         }
+        // A known read endpoint written to, or an unknown method: Nomad answers 405.
+        (_, ["v1", "evaluation" | "deployment" | "allocation", _])
+        | (
+            _,
+            [
+                "v1",
+                "job",
+                _,
+                "allocations" | "evaluations" | "deployment" | "deployments",
+            ],
+        )
+        | (_, ["v1", "status", "leader"] | ["v1", "agent", "self"]) => {
+            Response::text(405, "Invalid method")
+        }
         _ if write || method == "DELETE" || method == "GET" => {
             Response::text(404, format!("Invalid URL path: {}", request.path))
         }
@@ -940,6 +954,10 @@ fn read(state: &State, segments: &[String], namespace: &str) -> ReadResult {
             Some(a) => Ok((a.clone(), a["ModifyIndex"].as_u64().unwrap_or(1))),
             None => Err(Response::text(404, "alloc not found")),
         },
+        // Write-only endpoints read with GET: Nomad's handlers answer 405.
+        ["v1", "validate", "job"] | ["v1", "job", _, "plan"] => {
+            Err(Response::text(405, "Invalid method"))
+        }
         ["v1", "status", "leader"] => Ok((json!("127.0.0.1:4647"), state.index)),
         ["v1", "agent", "self"] => Ok((
             json!({"config": {"Region": "global", "Datacenter": "dc1",
