@@ -199,6 +199,33 @@ async fn an_updated_job_shows_a_diff_and_enforces_the_current_index() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploying_the_same_job_again_changes_nothing_and_exits_0() {
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_jobs(&dir, &[job_json("web")]);
+    assert_eq!(deploy(paths(&files), addr_env(&double)).await.code, 0);
+
+    let again = deploy(paths(&files), addr_env(&double)).await;
+
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("Task Group: \"web\" (2 ignore)"),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stdout.contains("no deployment needed"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        double.job("default", "web").unwrap()["Version"],
+        0,
+        "no new version"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_job_is_refused_with_the_clusters_own_errors() {
     let double = NomadDouble::start(DoubleConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();

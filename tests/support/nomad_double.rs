@@ -35,7 +35,10 @@
 //! fail placement).
 //!
 //! Plug in a real allocation lifecycle by implementing [`AllocationRunner`]: `start` resolves
-//! when the allocation is healthy or failed, `stop` when it is stopped. Each allocation gets
+//! when the allocation is healthy or failed, `stop` when it is stopped. `stop` is spawned as
+//! soon as the scheduler stops an allocation (job update, scale down, `DELETE /v1/job/:id`), and
+//! may run while that allocation's `start` is still pending; a late `start` result for a
+//! stopped allocation is ignored. Each allocation gets
 //! dynamic ports on 127.0.0.1 for the group's `DynamicPorts` (see [`AllocationSpec::ports`]),
 //! also reported in `GET /v1/allocation/:id` under `AllocatedResources.Shared.Ports`.
 //!
