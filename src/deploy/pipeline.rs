@@ -192,10 +192,8 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
     // 2. Plan with a diff; its JobModifyIndex is what we enforce on register.
     let plan = match client.plan(job, true).await {
         Ok(plan) => plan,
-        Err(err) => {
-            progress.line(explain(client, "plan", &err));
-            return Outcome::Failed(explain(client, "plan", &err));
-        }
+        // The failure is printed once, by the batch, as `error: job "<id>": ...`.
+        Err(err) => return Outcome::Failed(explain(client, "plan", &err)),
     };
     progress.line(render_plan(&job_id, &plan.value));
     progress.line(format!("Job Modify Index: {}", plan.value.job_modify_index));
@@ -228,10 +226,7 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
     .await
     {
         Ok(registered) => registered,
-        Err(message) => {
-            progress.line(&message);
-            return Outcome::Failed(message);
-        }
+        Err(message) => return Outcome::Failed(message),
     };
     let Some((eval_id, eval_index)) = registered else {
         return Outcome::Registered(
