@@ -226,6 +226,22 @@ async fn deploying_the_same_job_again_changes_nothing_and_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_periodic_job_is_registered_without_following() {
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut nightly = job_json("nightly");
+    nightly["Type"] = json!("batch");
+    nightly["Periodic"] = json!({"Enabled": true, "Spec": "@daily", "SpecType": "cron"});
+    let files = write_jobs(&dir, &[nightly]);
+
+    let run = deploy(paths(&files), addr_env(&double)).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("registered"), "{}", run.stdout);
+    assert!(double.evaluations("default", "nightly").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_job_is_refused_with_the_clusters_own_errors() {
     let double = NomadDouble::start(DoubleConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();

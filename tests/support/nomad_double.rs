@@ -1363,10 +1363,22 @@ fn register(
         state.specs.insert(key.clone(), spec.clone());
         index
     };
-    let (eval_id, eval_index) = create_eval(&mut state, &namespace, &id, "job-register");
+    // Periodic and parameterized jobs are only templates: no evaluation, EvalID "".
+    let is_template = [&spec["Periodic"], &spec["ParameterizedJob"]]
+        .iter()
+        .any(|v| v.is_object());
+    let (eval_id, eval_index) = if is_template {
+        (String::new(), 0)
+    } else {
+        create_eval(&mut state, &namespace, &id, "job-register")
+    };
+    let index = state.index;
     drop(state);
-    shared.notify(eval_index);
-    spawn_scheduler(shared.clone(), eval_id.clone());
+    shared.notify(index);
+    if !is_template {
+        spawn_scheduler(shared.clone(), eval_id.clone());
+    }
+    let eval_index = if is_template { index } else { eval_index };
     Response::json(
         &json!({"EvalID": eval_id, "EvalCreateIndex": eval_index,
                 "JobModifyIndex": job_modify_index, "Warnings": "", "Index": eval_index,
