@@ -1,6 +1,7 @@
 //! Nomad side of the pipeline: the typed job model, its HCL rendering and parsing, the field
-//! schema they share, and the offline validator.
+//! schema they share, the offline validator, and the HTTP API client.
 
+pub mod client;
 pub mod hcl;
 pub mod model;
 pub mod schema;
