@@ -41,12 +41,6 @@ pub struct MappingArgs {
     /// Datacenters the jobs may run in (repeatable). Default `*` (any).
     #[arg(long = "datacenter", value_name = "DC")]
     pub datacenters: Vec<String>,
-    /// Nomad region of the jobs. Default: unset (the agent's region).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// Nomad namespace for every job, instead of the Service's metadata.namespace.
-    #[arg(long = "nomad-namespace", value_name = "NS")]
-    pub namespace: Option<String>,
     /// Service discovery provider for the generated services.
     #[arg(long, value_enum)]
     pub service_provider: Option<ServiceProvider>,
@@ -72,6 +66,18 @@ pub struct MappingArgs {
     /// Accept a finding code under --strict (repeatable, or comma-separated).
     #[arg(long = "allow", value_name = "CODE", value_delimiter = ',')]
     pub allow: Vec<String>,
+}
+
+/// Where the jobs go: shared by `convert` and `check`; `deploy` takes the same values from its
+/// Nomad connection settings (`--nomad-namespace`, `--nomad-region`, NOMAD_NAMESPACE, ...).
+#[derive(Debug, Clone, Args, Default)]
+pub struct PlacementArgs {
+    /// Nomad region of the jobs. Default: unset (the agent's region).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Nomad namespace for every job, instead of the Service's metadata.namespace.
+    #[arg(long = "nomad-namespace", value_name = "NS")]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +116,8 @@ pub struct ConvertArgs {
     pub secrets_manifest: Option<PathBuf>,
     #[command(flatten)]
     pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +136,8 @@ pub struct CheckArgs {
     pub annotate: bool,
     #[command(flatten)]
     pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
 }
 
 #[derive(Debug, Args)]

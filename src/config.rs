@@ -2,7 +2,7 @@
 //! Everything that changes what a Service becomes is in [`ConvertOptions`], so one value
 //! describes a run and `check` can regenerate exactly what `convert` wrote.
 
-use crate::cli::MappingArgs;
+use crate::cli::{MappingArgs, PlacementArgs};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::Path;
@@ -117,7 +117,7 @@ struct SettingsFile {
 
 impl ConvertOptions {
     /// Defaults, then the settings file (if any), then flags.
-    pub fn from_args(args: &MappingArgs) -> Result<ConvertOptions> {
+    pub fn from_args(args: &MappingArgs, placement: &PlacementArgs) -> Result<ConvertOptions> {
         let mut opts = ConvertOptions::default();
         if let Some(path) = &args.config {
             opts.apply_file(path)?;
@@ -128,11 +128,11 @@ impl ConvertOptions {
         if !args.datacenters.is_empty() {
             opts.datacenters = args.datacenters.clone();
         }
-        if args.region.is_some() {
-            opts.region = args.region.clone();
+        if placement.region.is_some() {
+            opts.region = placement.region.clone();
         }
-        if args.namespace.is_some() {
-            opts.namespace_override = args.namespace.clone();
+        if placement.namespace.is_some() {
+            opts.namespace_override = placement.namespace.clone();
         }
         if let Some(p) = args.service_provider {
             opts.service_provider = p;

@@ -61,7 +61,7 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 }
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let opts = ConvertOptions::from_args(&args.mapping)?;
+    let opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
     let batch = if args.cluster.from_cluster {
         let inputs = read_cluster(&args)?;
         migrate::run_inputs(inputs, &opts)
@@ -187,7 +187,7 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let opts = ConvertOptions::from_args(&args.mapping)?;
+    let opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
     let batch = migrate::run(&args.paths, &opts);
     let errors: Vec<&Finding> = batch
         .all_findings()

@@ -4,7 +4,7 @@
 //! A file's first line may carry flags: `# k2n-test: --traefik --domain x`.
 
 use clap::Parser;
-use knative2nomad::cli::MappingArgs;
+use knative2nomad::cli::{MappingArgs, PlacementArgs};
 use knative2nomad::config::{ConvertOptions, OutputFormat};
 use knative2nomad::migrate;
 use knative2nomad::nomad::{hcl, validate};
@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 struct Flags {
     #[command(flatten)]
     mapping: MappingArgs,
+    #[command(flatten)]
+    placement: PlacementArgs,
 }
 
 fn options_for(path: &Path) -> ConvertOptions {
@@ -24,7 +26,7 @@ fn options_for(path: &Path) -> ConvertOptions {
         argv.extend(flags.split_whitespace().map(str::to_string));
     }
     let flags = Flags::try_parse_from(argv).unwrap();
-    ConvertOptions::from_args(&flags.mapping).unwrap()
+    ConvertOptions::from_args(&flags.mapping, &flags.placement).unwrap()
 }
 
 fn service_files() -> Vec<PathBuf> {

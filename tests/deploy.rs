@@ -764,11 +764,32 @@ async fn namespace_flag_overrides_the_job_and_unknown_inputs_are_refused() {
     assert!(double.job("prod", "web").is_some());
     assert!(double.job("default", "web").is_none());
 
-    let hcl = dir.path().join("web.nomad.hcl");
-    std::fs::write(&hcl, "job \"web\" {}\n").unwrap();
-    let run = deploy(vec![hcl.display().to_string()], addr_env(&double)).await;
+    // HCL written by convert, and a Knative source converted in-process, deploy too.
+    let hcl = dir.path().join("api.nomad.hcl");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_knative2nomad"))
+        .args(["convert", "testdata/services/03-port.yaml", "-o"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(hcl.exists());
+    let run = deploy(
+        vec![
+            hcl.display().to_string(),
+            "testdata/services/15-resources.yaml".to_string(),
+        ],
+        addr_env(&double),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(double.job("default", "api").is_some());
+    assert!(double.job("default", "sized").is_some());
+
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "not a job\n").unwrap();
+    let run = deploy(vec![notes.display().to_string()], addr_env(&double)).await;
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("--format json"), "{}", run.stderr);
+    assert!(run.stderr.contains("not Nomad API JSON"), "{}", run.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

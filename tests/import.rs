@@ -720,24 +720,15 @@ fn flags_follow_kubectl() {
 
 /// The shape `convert` will have: its PATH positional doubles as service names, and the cluster
 /// flags sit next to the mapping flags (whose `--nomad-namespace` field is also `namespace`).
-#[derive(Parser)]
-struct ConvertLike {
-    #[arg(required_unless_present = "k8s_from_cluster", value_name = "PATH")]
-    paths: Vec<std::path::PathBuf>,
-    #[arg(short = 'o', long = "output", value_name = "DIR")]
-    output: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    mapping: knative2nomad::cli::MappingArgs,
-    #[command(flatten)]
-    cluster: ClusterArgs,
-}
-
 #[test]
 fn cluster_flags_flatten_into_convert_without_clashes() {
     use clap::CommandFactory;
-    ConvertLike::command().debug_assert();
+    use knative2nomad::cli::{Cli, Command};
+    Cli::command().debug_assert();
 
-    let parsed = ConvertLike::try_parse_from([
+    let parse = |args: &[&str]| Cli::try_parse_from(args.iter().copied());
+    let parsed = parse(&[
+        "knative2nomad",
         "convert",
         "--from-cluster",
         "-n",
@@ -749,12 +740,15 @@ fn cluster_flags_flatten_into_convert_without_clashes() {
         "jobs",
     ])
     .unwrap();
-    assert_eq!(parsed.cluster.namespace.as_deref(), Some("payments"));
-    assert_eq!(parsed.mapping.namespace.as_deref(), Some("shop"));
-    assert_eq!(parsed.paths, [std::path::PathBuf::from("checkout")]);
-    assert!(ConvertLike::try_parse_from(["convert", "--from-cluster"]).is_ok());
+    let Command::Convert(args) = parsed.command else {
+        panic!("not convert")
+    };
+    assert_eq!(args.cluster.namespace.as_deref(), Some("payments"));
+    assert_eq!(args.placement.namespace.as_deref(), Some("shop"));
+    assert_eq!(args.paths, [std::path::PathBuf::from("checkout")]);
+    assert!(parse(&["knative2nomad", "convert", "--from-cluster"]).is_ok());
     assert!(
-        ConvertLike::try_parse_from(["convert"]).is_err(),
+        parse(&["knative2nomad", "convert"]).is_err(),
         "files are still required without --from-cluster"
     );
 }

@@ -1,10 +1,9 @@
 //! Reading the jobs to deploy: Nomad API JSON as written by `convert --format json` (one or
-//! more `{"Job": {...}}` objects, or bare job objects), from files, directories or stdin.
-//!
-//! This is the seam for other inputs: HCL job files and Knative sources are recognised and
-//! refused with a clear message until the converter wires them in here ([`load_jobs`] is the one
-//! place to change). Nothing is sent to a cluster from this module.
+//! more `{"Job": {...}}` objects, or bare job objects), HCL job files as `convert` writes them,
+//! and Knative sources, converted in-process exactly as `convert` would. Files, directories or
+//! stdin (JSON). Nothing is sent to a cluster from this module.
 
+use crate::config::ConvertOptions;
 use crate::nomad::model::Job;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -13,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 /// Load every job from `paths` (files, directories walked for `*.json`, or `-` for stdin), in
 /// order. The first unreadable or unsupported input stops loading, naming the file.
-pub fn load_jobs(paths: &[PathBuf]) -> Result<Vec<Job>> {
+pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Job>> {
     let mut jobs = Vec::new();
+    // Knative sources are converted together, so ConfigMaps resolve across files as in convert.
+    let mut knative_sources = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
@@ -23,17 +24,55 @@ pub fn load_jobs(paths: &[PathBuf]) -> Result<Vec<Job>> {
                 .context("reading standard input")?;
             jobs.extend(parse_json_jobs(&text, Path::new("<stdin>"))?);
         } else if path.is_dir() {
-            for file in json_files_under(path)? {
-                jobs.extend(load_file(&file)?);
+            for file in job_files_under(path)? {
+                if is_knative_source(&file) {
+                    knative_sources.push(file);
+                } else {
+                    jobs.extend(load_file(&file)?);
+                }
             }
+        } else if is_knative_source(path) {
+            knative_sources.push(path.clone());
         } else {
             jobs.extend(load_file(path)?);
         }
     }
+    if !knative_sources.is_empty() {
+        jobs.extend(convert_sources(&knative_sources, convert)?);
+    }
     Ok(jobs)
 }
 
-fn json_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+fn is_knative_source(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+/// Converts Knative sources as `convert` does; any error (or a warning under --strict) stops
+/// the deploy before anything is sent, with the findings printed.
+fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Job>> {
+    let batch = crate::migrate::run(paths, opts);
+    let blocking: Vec<String> = batch
+        .all_findings()
+        .filter(|f| crate::findings::fails(std::slice::from_ref(*f), opts.strict, &opts.allow))
+        .map(|f| {
+            let source = batch.sources.get(&f.location.file).map(|s| s.as_ref());
+            crate::findings::render_human(f, source)
+        })
+        .collect();
+    if !blocking.is_empty() {
+        bail!(
+            "the Knative sources could not be converted; nothing was deployed:\n{}",
+            blocking.join("\n")
+        );
+    }
+    Ok(batch
+        .services
+        .iter()
+        .filter_map(|s| s.job().cloned())
+        .collect())
+}
+
+fn job_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
@@ -43,9 +82,17 @@ fn json_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
             let path = entry
                 .with_context(|| format!("reading {}", current.display()))?
                 .path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden {
+                continue;
+            }
             if path.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "json") {
+            } else if path.extension().is_some_and(|e| {
+                e == "json" || e == "hcl" || e == "nomad" || e == "yaml" || e == "yml"
+            }) {
                 files.push(path);
             }
         }
@@ -60,22 +107,15 @@ fn load_file(path: &Path) -> Result<Vec<Job>> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    if name.ends_with(".hcl") || name.ends_with(".nomad") {
-        bail!(
-            "{}: HCL job files are not deployable yet; write API JSON with \
-             `knative2nomad convert --format json` and deploy that",
-            path.display()
-        );
-    }
-    if name.ends_with(".yaml") || name.ends_with(".yml") {
-        bail!(
-            "{}: Knative sources are not deployable directly yet; convert them first with \
-             `knative2nomad convert --format json -o DIR` and deploy DIR",
-            path.display()
-        );
-    }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if name.ends_with(".hcl") || name.ends_with(".nomad") {
+        let value = crate::nomad::hcl::parse_job(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let job: Job = serde_json::from_value(value)
+            .with_context(|| format!("{}: not a Nomad job", path.display()))?;
+        return Ok(vec![job]);
+    }
     parse_json_jobs(&text, path)
 }
 
@@ -139,10 +179,21 @@ mod tests {
     }
 
     #[test]
-    fn refuses_hcl_with_a_hint() {
-        let err = load_file(Path::new("web.nomad.hcl"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--format json"), "{err}");
+    fn reads_hcl_and_knative_sources() {
+        let opts = ConvertOptions::default();
+        let dir = tempfile::tempdir().unwrap();
+        let knative = std::path::PathBuf::from("testdata/services/15-resources.yaml");
+        let from_source = load_jobs(std::slice::from_ref(&knative), &opts).unwrap();
+        assert_eq!(from_source.len(), 1);
+        let hcl = dir.path().join("sized.nomad.hcl");
+        std::fs::write(&hcl, crate::nomad::hcl::render_job(&from_source[0])).unwrap();
+        let from_hcl = load_jobs(&[hcl], &opts).unwrap();
+        assert_eq!(from_hcl, from_source);
+        let bad = std::path::PathBuf::from("testdata/invalid/bad-cpu.yaml");
+        let err = load_jobs(&[bad], &opts).unwrap_err().to_string();
+        assert!(
+            err.contains("nothing was deployed") && err.contains("K2N012"),
+            "{err}"
+        );
     }
 }

@@ -24,12 +24,16 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Job files written by `convert --format json` (`{"Job": ...}` or a bare job; several
-    /// objects per file are fine), directories holding them, or `-` for stdin.
+    /// Knative sources (converted in-process as `convert` does), job files written by `convert`
+    /// (HCL, or JSON: `{"Job": ...}` or a bare job, several per file), directories holding
+    /// them, or `-` for JSON on stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub nomad: NomadArgs,
+    /// Conversion settings for Knative sources, as for `convert`.
+    #[command(flatten)]
+    pub mapping: crate::cli::MappingArgs,
     /// Validate and plan only; register nothing.
     #[arg(long, conflicts_with = "detach")]
     pub plan: bool,
@@ -174,7 +178,13 @@ pub fn render_summary(reports: &[JobReport]) -> String {
 }
 
 pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    let jobs = load_jobs(&args.paths)?;
+    // The job namespace and region for converted sources come from the connection settings.
+    let placement = crate::cli::PlacementArgs {
+        namespace: args.nomad.namespace.clone(),
+        region: args.nomad.region.clone(),
+    };
+    let convert = crate::config::ConvertOptions::from_args(&args.mapping, &placement)?;
+    let jobs = load_jobs(&args.paths, &convert)?;
     let settings = args.nomad.settings();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
