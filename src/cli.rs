@@ -145,6 +145,15 @@ pub struct ValidateArgs {
     /// Nomad job files: API JSON (`{"Job": ...}` or a bare job) or HCL2 job files.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Also ask this Nomad cluster's `/v1/validate/job` (its errors and warnings are shown).
+    #[arg(long = "nomad-addr", env = "NOMAD_ADDR", value_name = "URL")]
+    pub nomad_addr: Option<String>,
+    /// ACL token for the cluster check (never printed).
+    #[arg(long = "token", env = "NOMAD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// CA certificate for an HTTPS cluster address.
+    #[arg(long = "ca-cert", env = "NOMAD_CACERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -235,13 +235,43 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let cluster = match &args.nomad_addr {
+        Some(addr) => Some(cluster_client(&args, addr)?),
+        None => None,
+    };
+    let runtime = match cluster {
+        Some(_) => Some(tokio::runtime::Runtime::new()?),
+        None => None,
+    };
     let mut bad = 0;
     for file in &args.files {
-        let problems = knative2nomad::nomad::validate::validate_file(file);
+        let mut problems = knative2nomad::nomad::validate::validate_file(file);
+        if let (Some(client), Some(rt)) = (&cluster, &runtime) {
+            match knative2nomad::nomad::validate::read_job_file(file) {
+                Ok(job) => match rt.block_on(client.validate(&job)) {
+                    Ok(answer) => {
+                        let answer = answer.value;
+                        for e in answer.validation_errors.unwrap_or_default() {
+                            problems.push(format!("cluster: {e}"));
+                        }
+                        if !answer.warnings.trim().is_empty() {
+                            eprintln!(
+                                "{}: cluster warning: {}",
+                                file.display(),
+                                answer.warnings.trim()
+                            );
+                        }
+                    }
+                    Err(e) => problems.push(format!("cluster validation failed: {e}")),
+                },
+                Err(e) => problems.push(e),
+            }
+        }
         if problems.is_empty() {
             println!("{}: valid", file.display());
         } else {
             bad += 1;
+            problems.dedup();
             for p in problems {
                 eprintln!("{}: {p}", file.display());
             }
@@ -252,6 +282,29 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn cluster_client(
+    args: &ValidateArgs,
+    addr: &str,
+) -> anyhow::Result<knative2nomad::nomad::client::NomadClient> {
+    use knative2nomad::nomad::client::{NomadArgs, NomadClient};
+    knative2nomad::nomad::client::install_crypto_provider();
+    let nomad = NomadArgs {
+        address: addr.to_string(),
+        token: args.token.clone(),
+        namespace: None,
+        region: None,
+        ca_cert: args.ca_cert.clone(),
+        client_cert: None,
+        client_key: None,
+        tls_server_name: None,
+        tls_skip_verify: false,
+        retry_attempts: 3,
+        retry_base_delay: std::time::Duration::from_millis(250),
+    };
+    NomadClient::new(nomad.settings())
+        .map_err(|e| anyhow::anyhow!("cannot reach Nomad at {addr}: {e}"))
 }
 
 fn explain(code: &str) -> anyhow::Result<ExitCode> {

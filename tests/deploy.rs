@@ -1079,3 +1079,59 @@ async fn double_speaks_nomads_http_dialect() {
     assert_eq!(wrong_method.status().as_u16(), 405);
     assert_eq!(double.count("PUT", "/v1/jobs"), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_also_asks_the_cluster_when_an_address_is_given() {
+    let token = "validator-token";
+    let config = DoubleConfig {
+        acl: Some(HashMap::from([(
+            token.to_string(),
+            TokenPolicy {
+                namespaces: vec!["default".into()],
+                write: false,
+            },
+        )])),
+        ..DoubleConfig::default()
+    };
+    let double = NomadDouble::start(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_knative2nomad"))
+        .args(["convert", "testdata/services/03-port.yaml", "-o"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let job = dir.path().join("api.nomad.hcl");
+    let address = double.address();
+    let run = |token: Option<&'static str>| {
+        let job = job.clone();
+        let address = address.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut command = Command::cargo_bin("knative2nomad").unwrap();
+            for var in NOMAD_VARS {
+                command.env_remove(var);
+            }
+            command.arg("validate").arg(&job).env("NOMAD_ADDR", address);
+            if let Some(t) = token {
+                command.env("NOMAD_TOKEN", t);
+            }
+            command.output().unwrap()
+        })
+    };
+    let ok = run(Some(token)).await.unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(double.count("PUT", "/v1/validate/job"), 1);
+
+    let denied = run(None).await.unwrap();
+    assert_eq!(denied.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        stderr.contains("cluster validation failed") && stderr.contains("Permission denied"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(token));
+}

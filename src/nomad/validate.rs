@@ -583,6 +583,23 @@ fn validate_task(
     errs
 }
 
+/// Reads a job file (API JSON or HCL2) into the typed job, for sending it to a cluster.
+pub fn read_job_file(path: &std::path::Path) -> Result<Job, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let value = if path.extension().is_some_and(|e| e == "json")
+        || text.trim_start().starts_with('{')
+    {
+        let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
+        match v.get_mut("Job").map(Value::take) {
+            Some(job) => job,
+            None => v,
+        }
+    } else {
+        super::hcl::parse_job(&text)?
+    };
+    serde_json::from_value(value).map_err(|e| format!("wrong type: {e}"))
+}
+
 /// Validates one job file: API JSON (`{"Job": ...}` or a bare job) or an HCL2 job file.
 /// Returns the problems found; an unreadable or unparsable file is one problem.
 pub fn validate_file(path: &std::path::Path) -> Vec<String> {
