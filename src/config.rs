@@ -76,6 +76,9 @@ pub struct ConvertOptions {
     pub scale_to_zero: ScaleToZero,
     pub strict: bool,
     pub allow: Vec<String>,
+    /// Record where each generated element came from (for `--annotate`); off by default
+    /// because a batch of thousands of Services would hold it all in memory for nothing.
+    pub record_provenance: bool,
 }
 
 impl Default for ConvertOptions {
@@ -93,6 +96,7 @@ impl Default for ConvertOptions {
             scale_to_zero: ScaleToZero::None,
             strict: false,
             allow: Vec::new(),
+            record_provenance: false,
         }
     }
 }

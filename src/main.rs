@@ -61,7 +61,8 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 }
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
+    let mut opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
+    opts.record_provenance = args.annotate;
     let batch = if args.cluster.from_cluster {
         let inputs = read_cluster(&args)?;
         migrate::run_inputs(inputs, &opts)
@@ -151,7 +152,7 @@ fn progress_bar() -> indicatif::ProgressBar {
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} services {per_sec} eta {eta}")
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} eta {eta}")
     {
         bar.set_style(style);
     }
@@ -187,7 +188,8 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
+    let mut opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
+    opts.record_provenance = args.annotate;
     let batch = migrate::run(&args.paths, &opts);
     let errors: Vec<&Finding> = batch
         .all_findings()

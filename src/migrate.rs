@@ -68,7 +68,7 @@ pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
     run_with_progress(paths, opts, &ProgressBar::hidden())
 }
 
-/// [`run`], advancing `progress` once per Service converted.
+/// [`run`], advancing `progress` once per input file converted.
 pub fn run_with_progress(
     paths: &[PathBuf],
     opts: &ConvertOptions,
@@ -115,45 +115,68 @@ pub fn run_inputs_with_progress(
         files_read: inputs.len(),
         ..Batch::default()
     };
-    let split: Vec<(Vec<Document>, Vec<Finding>)> =
-        inputs.par_iter().map(load::split_documents).collect();
-    for input in &inputs {
-        batch
-            .sources
-            .insert(input.name.clone(), Arc::from(input.text.as_str()));
-    }
-    let mut resources = Resources::default();
-    let mut services = Vec::new();
-    for (docs, errors) in split {
-        batch.other_findings.extend(errors);
-        for doc in docs {
-            let kind = load::classify(&doc);
-            match kind {
-                DocumentKind::KnativeService => services.push(doc),
-                DocumentKind::ConfigMap | DocumentKind::Secret => resources.add(&doc, kind),
-                DocumentKind::OtherKnative | DocumentKind::Eventing => {
-                    batch.other_findings.push(unconverted_kind(&doc, kind));
-                }
-                DocumentKind::Other => {}
-            }
-        }
-    }
-    progress.set_length(services.len() as u64);
-    let converted: Vec<ServiceOutcome> = services
+    // Pass 1: ConfigMaps and Secrets from every input, so a Service resolves references to
+    // objects in any file. Only inputs that can hold one are parsed here.
+    let resources_found: Vec<Vec<(Document, DocumentKind)>> = inputs
         .par_iter()
-        .map(|doc| {
-            let outcome = ServiceOutcome {
-                converted: convert_service(doc, &resources, opts),
-                source: doc.file.clone(),
-                relative_dir: doc.relative_dir.clone(),
-                location: doc.location("metadata.name"),
-            };
+        .filter(|i| i.text.contains("ConfigMap") || i.text.contains("Secret"))
+        .map(|input| {
+            load::split_documents(input)
+                .0
+                .into_iter()
+                .filter_map(|doc| {
+                    let kind = load::classify(&doc);
+                    matches!(kind, DocumentKind::ConfigMap | DocumentKind::Secret)
+                        .then_some((doc, kind))
+                })
+                .collect()
+        })
+        .collect();
+    let mut resources = Resources::default();
+    for (doc, kind) in resources_found.iter().flatten() {
+        resources.add(doc, *kind);
+    }
+    drop(resources_found);
+    progress.set_length(inputs.len() as u64);
+    // Pass 2: each input split and converted on its own, so a batch holds one input's
+    // documents per thread rather than every document at once.
+    let per_input: Vec<(Vec<ServiceOutcome>, Vec<Finding>)> = inputs
+        .par_iter()
+        .map(|input| {
+            let (docs, mut findings) = load::split_documents(input);
+            let mut services = Vec::new();
+            for doc in &docs {
+                match load::classify(doc) {
+                    DocumentKind::KnativeService => {
+                        services.push(ServiceOutcome {
+                            converted: convert_service(doc, &resources, opts),
+                            source: doc.file.clone(),
+                            relative_dir: doc.relative_dir.clone(),
+                            location: doc.location("metadata.name"),
+                        });
+                    }
+                    kind @ (DocumentKind::OtherKnative | DocumentKind::Eventing) => {
+                        findings.push(unconverted_kind(doc, kind));
+                    }
+                    _ => {}
+                }
+            }
             progress.inc(1);
-            outcome
+            (services, findings)
         })
         .collect();
     progress.finish_and_clear();
-    batch.services = mark_duplicates(converted);
+    let mut services = Vec::new();
+    for (s, f) in per_input {
+        services.extend(s);
+        batch.other_findings.extend(f);
+    }
+    for input in inputs {
+        batch
+            .sources
+            .insert(input.name.clone(), Arc::from(input.text));
+    }
+    batch.services = mark_duplicates(services);
     batch
 }
 

@@ -78,7 +78,9 @@ impl Ctx<'_> {
 
     /// Records where the HCL element at `hcl_path` came from (shown by `--annotate`).
     pub fn note(&mut self, hcl_path: impl Into<String>, comment: impl Into<String>) {
-        self.provenance.insert(hcl_path.into(), comment.into());
+        if self.opts.record_provenance {
+            self.provenance.insert(hcl_path.into(), comment.into());
+        }
     }
 
     /// Records a finding at `path` (relative to the Service object).

@@ -88,16 +88,14 @@ pub async fn deploy_batch(
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let (client, options, permits, stop) = (
-            client.clone(),
-            options.clone(),
-            permits.clone(),
-            stop.clone(),
-        );
+        let (client, options, stop) = (client.clone(), options.clone(), stop.clone());
+        // Take the permit here, in input order, so jobs start in the order given and
+        // --fail-fast skips exactly the jobs after a failure (spawned tasks race otherwise).
+        let permit = permits.clone().acquire_owned().await;
         tasks.push(tokio::spawn(async move {
+            let _permit = permit;
             let job_id = job.id.clone().unwrap_or_default();
             let namespace = client.namespace_for(Some(&job));
-            let _permit = permits.acquire_owned().await;
             let started = Instant::now();
             let outcome = if fail_fast && stop.load(Ordering::SeqCst) {
                 Outcome::Skipped
