@@ -128,7 +128,15 @@ pub fn fails(findings: &[Finding], strict: bool, allow: &[String]) -> bool {
 }
 
 /// Renders a finding like a rustc diagnostic, with the offending source line when available.
+/// Notes (info) are one line each: a batch of thousands of Services has several per Service,
+/// and the snippet adds nothing to "this default was assumed".
 pub fn render_human(finding: &Finding, source: Option<&str>) -> String {
+    if finding.severity == Severity::Info {
+        return format!(
+            "note[{}]: {}\n  --> {}\n",
+            finding.code, finding.message, finding.location
+        );
+    }
     let mut out = format!(
         "{}[{}]: {}\n  --> {}",
         finding.severity, finding.code, finding.message, finding.location

@@ -63,11 +63,15 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
     opts.record_provenance = args.annotate;
+    let keep = migrate::Keep {
+        jobs: false,
+        rendered: Some((args.format, args.annotate)),
+    };
     let batch = if args.cluster.from_cluster {
         let inputs = read_cluster(&args)?;
-        migrate::run_inputs(inputs, &opts)
+        migrate::run_inputs_with(inputs, &opts, keep, &progress_bar())
     } else {
-        migrate::run_with_progress(&args.paths, &opts, &progress_bar())
+        migrate::run_with(&args.paths, &opts, keep, &progress_bar())
     };
     print_findings(&batch, args.message_format);
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
@@ -190,7 +194,11 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
     opts.record_provenance = args.annotate;
-    let batch = migrate::run(&args.paths, &opts);
+    let keep = migrate::Keep {
+        jobs: false,
+        rendered: Some((args.format, args.annotate)),
+    };
+    let batch = migrate::run_with(&args.paths, &opts, keep, &indicatif::ProgressBar::hidden());
     let errors: Vec<&Finding> = batch
         .all_findings()
         .filter(|f| f.severity == findings::Severity::Error)

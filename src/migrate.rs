@@ -24,6 +24,30 @@ pub struct ServiceOutcome {
     pub relative_dir: PathBuf,
     /// Where the Service's name is, for messages about the Service as a whole.
     pub location: Location,
+    /// Whether a job was produced (it may since have been rendered and dropped).
+    pub ok: bool,
+    /// The Nomad namespace the job goes to (`default` when unset).
+    pub nomad_namespace: String,
+    /// The job file's text, when the batch was asked to render as it converts.
+    pub rendered: Option<String>,
+}
+
+/// How a batch keeps its results. Keeping every job of a large batch costs far more memory
+/// than keeping its rendered text, so `convert` and `check` render as they go and drop jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    pub jobs: bool,
+    /// Render each job in this format (with `--annotate` comments when `.1`).
+    pub rendered: Option<(OutputFormat, bool)>,
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep {
+            jobs: true,
+            rendered: None,
+        }
+    }
 }
 
 impl ServiceOutcome {
@@ -65,13 +89,14 @@ impl Batch {
 
 /// Converts everything under `paths`.
 pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
-    run_with_progress(paths, opts, &ProgressBar::hidden())
+    run_with(paths, opts, Keep::default(), &ProgressBar::hidden())
 }
 
-/// [`run`], advancing `progress` once per input file converted.
-pub fn run_with_progress(
+/// [`run`], keeping what `keep` says and advancing `progress` once per input file.
+pub fn run_with(
     paths: &[PathBuf],
     opts: &ConvertOptions,
+    keep: Keep,
     progress: &ProgressBar,
 ) -> Batch {
     let files = match load::expand_paths(paths) {
@@ -94,7 +119,7 @@ pub fn run_with_progress(
             Err(f) => unreadable.push(f),
         }
     }
-    let mut batch = run_inputs_with_progress(inputs, opts, progress);
+    let mut batch = run_inputs_with(inputs, opts, keep, progress);
     batch.files_read = files.len();
     batch.other_findings.splice(0..0, unreadable);
     batch
@@ -103,12 +128,13 @@ pub fn run_with_progress(
 /// Converts inputs already in memory (files read by [`run`], or manifests read from a
 /// cluster), so both paths give the same jobs for the same YAML.
 pub fn run_inputs(inputs: Vec<Input>, opts: &ConvertOptions) -> Batch {
-    run_inputs_with_progress(inputs, opts, &ProgressBar::hidden())
+    run_inputs_with(inputs, opts, Keep::default(), &ProgressBar::hidden())
 }
 
-pub fn run_inputs_with_progress(
+pub fn run_inputs_with(
     inputs: Vec<Input>,
     opts: &ConvertOptions,
+    keep: Keep,
     progress: &ProgressBar,
 ) -> Batch {
     let mut batch = Batch {
@@ -148,12 +174,29 @@ pub fn run_inputs_with_progress(
             for doc in &docs {
                 match load::classify(doc) {
                     DocumentKind::KnativeService => {
-                        services.push(ServiceOutcome {
-                            converted: convert_service(doc, &resources, opts),
+                        let converted = convert_service(doc, &resources, opts);
+                        let nomad_namespace = converted
+                            .job
+                            .as_ref()
+                            .and_then(|j| j.namespace.clone())
+                            .unwrap_or_else(|| "default".to_string());
+                        let mut outcome = ServiceOutcome {
+                            ok: converted.job.is_some(),
+                            converted,
                             source: doc.file.clone(),
                             relative_dir: doc.relative_dir.clone(),
                             location: doc.location("metadata.name"),
-                        });
+                            nomad_namespace,
+                            rendered: None,
+                        };
+                        if let Some((format, annotate)) = keep.rendered {
+                            outcome.rendered = render_service(&outcome, format, annotate);
+                            outcome.converted.provenance.clear();
+                        }
+                        if !keep.jobs {
+                            outcome.converted.job = None;
+                        }
+                        services.push(outcome);
                     }
                     kind @ (DocumentKind::OtherKnative | DocumentKind::Eventing) => {
                         findings.push(unconverted_kind(doc, kind));
@@ -213,7 +256,7 @@ fn mark_duplicates(mut services: Vec<ServiceOutcome>) -> Vec<ServiceOutcome> {
     let mut seen: HashMap<(String, String, PathBuf), usize> = HashMap::new();
     for i in 0..services.len() {
         let s = &services[i];
-        if s.converted.job.is_none() || s.converted.job_id.is_empty() {
+        if !s.ok || s.converted.job_id.is_empty() {
             continue;
         }
         let key = (
@@ -239,10 +282,13 @@ fn mark_duplicates(mut services: Vec<ServiceOutcome>) -> Vec<ServiceOutcome> {
             )
         };
         let location = services[loser].location.clone();
-        let lost = &mut services[loser].converted;
-        lost.findings
+        let lost = &mut services[loser];
+        lost.converted
+            .findings
             .push(Finding::new("K2N049", location, "metadata.name", message));
-        lost.job = None;
+        lost.converted.job = None;
+        lost.rendered = None;
+        lost.ok = false;
         seen.insert(key, winner);
     }
     services
@@ -253,6 +299,12 @@ pub const GENERATED_MARKER: &str = "# Generated by knative2nomad";
 
 /// Renders a Service's job, with `--annotate` comments when asked (HCL only).
 pub fn render_service(s: &ServiceOutcome, format: OutputFormat, annotate: bool) -> Option<String> {
+    if !s.ok {
+        return None;
+    }
+    if let Some(text) = &s.rendered {
+        return Some(text.clone());
+    }
     let job = s.job()?;
     let text = render(job, &s.source, format);
     Some(if annotate && format == OutputFormat::Hcl {
@@ -432,7 +484,7 @@ fn collect_files(root: &Path, dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) 
 
 /// Counts of a batch for the summary line.
 pub fn summary(batch: &Batch) -> String {
-    let ok = batch.services.iter().filter(|s| s.job().is_some()).count();
+    let ok = batch.services.iter().filter(|s| s.ok).count();
     let failed = batch.services.len() - ok;
     let count = |sev| batch.all_findings().filter(|f| f.severity == sev).count();
     format!(

@@ -22,7 +22,7 @@ struct ServiceRow<'a> {
 }
 
 fn status(s: &ServiceOutcome) -> &'static str {
-    if s.job().is_some() {
+    if s.ok {
         if s.converted
             .findings
             .iter()
@@ -52,7 +52,7 @@ fn rows(batch: &Batch, format: OutputFormat) -> Vec<ServiceRow<'_>> {
             ServiceRow {
                 service: format!("{}/{}", s.converted.namespace, s.converted.job_id),
                 source: &s.source,
-                output: s.job().map(|_| s.output_path(format).display().to_string()),
+                output: s.ok.then(|| s.output_path(format).display().to_string()),
                 status: status(s),
                 errors: count(Severity::Error),
                 warnings: count(Severity::Warning),
@@ -136,7 +136,7 @@ pub fn junit(batch: &Batch, strict: bool, allow: &[String]) -> String {
     let mut suite = TestSuite::new("knative2nomad convert");
     for s in &batch.services {
         let findings = &s.converted.findings;
-        let failed = crate::findings::fails(findings, strict, allow) || s.job().is_none();
+        let failed = crate::findings::fails(findings, strict, allow) || !s.ok;
         let status = if failed {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let first = findings
@@ -225,15 +225,11 @@ never copied by knative2nomad: take them from the Kubernetes Secret or ConfigMap
     );
     let mut any = false;
     for s in &batch.services {
-        let Some(job) = s.job() else { continue };
-        if s.converted.variables.is_empty() {
+        if !s.ok || s.converted.variables.is_empty() {
             continue;
         }
         any = true;
-        let namespace = job
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".to_string());
+        let namespace = &s.nomad_namespace;
         let _ = writeln!(
             out,
             "\n## job `{}` (namespace `{namespace}`)\n",

@@ -144,7 +144,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
 /// Deserializes the typed model; a type error is located by re-reading the document's text,
 /// where serde_yaml knows the failing path and position.
 fn parse_typed(ctx: &mut Ctx<'_>) -> Option<KnativeService> {
-    match serde_yaml::from_value::<KnativeService>(ctx.doc.value.clone()) {
+    match <KnativeService as serde::Deserialize>::deserialize(&ctx.doc.value) {
         Ok(svc) => Some(svc),
         Err(value_error) => {
             let precise = if ctx.doc.base_path.is_empty() {
