@@ -375,7 +375,10 @@ async fn scale_retrying(t: &NomadTarget, count: i64, timeout: Duration) -> anyho
 
 /// Scale the group to 0 and block until none of its allocations is pending or running.
 /// Returns the IDs of every allocation seen, so a later one can be recognised as new.
-async fn nomad_scale_to_zero(t: &NomadTarget, timeout: Duration) -> anyhow::Result<HashSet<String>> {
+async fn nomad_scale_to_zero(
+    t: &NomadTarget,
+    timeout: Duration,
+) -> anyhow::Result<HashSet<String>> {
     let deadline = Instant::now() + timeout;
     scale_retrying(t, 0, timeout).await?;
     let mut index = 0u64;

@@ -58,7 +58,11 @@ pub enum Parsed {
     /// More bytes needed.
     Partial,
     /// A complete response of `len` bytes with this status; `close` when the server will close.
-    Complete { len: usize, status: u16, close: bool },
+    Complete {
+        len: usize,
+        status: u16,
+        close: bool,
+    },
 }
 
 /// Parse the response at the start of `buf`. Errors are protocol violations (the connection is
@@ -142,7 +146,10 @@ fn chunked_end(buf: &[u8]) -> anyhow::Result<Option<usize>> {
             return Ok(None);
         };
         let size_field = &buf[at..at + eol];
-        let size_hex = size_field.split(|&b| b == b';').next().unwrap_or(size_field);
+        let size_hex = size_field
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or(size_field);
         let size = std::str::from_utf8(trim(size_hex))
             .ok()
             .and_then(|s| usize::from_str_radix(s, 16).ok())
@@ -170,7 +177,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
     let end = v
         .iter()
         .rposition(|b| !b.is_ascii_whitespace())
@@ -242,7 +252,11 @@ impl AsyncConn {
                 return Ok((status, close));
             }
             self.buf.reserve(8192);
-            let n = self.stream.read_buf(&mut self.buf).await.context("receiving")?;
+            let n = self
+                .stream
+                .read_buf(&mut self.buf)
+                .await
+                .context("receiving")?;
             if n == 0 {
                 bail!("connection closed by the server");
             }

@@ -265,7 +265,12 @@ pub fn closed_loop(target: &Target, connections: usize, stop: Stop) -> anyhow::R
             let request = Arc::clone(&request);
             let issued = Arc::clone(&issued);
             tasks.push(tokio::spawn(closed_loop_worker(
-                conn, request, issued, stop, start, target.addr,
+                conn,
+                request,
+                issued,
+                stop,
+                start,
+                target.addr,
             )));
         }
         let mut merged = LoadResult::empty()?;

@@ -201,6 +201,16 @@ fn run_inner(args: &VerifyArgs) -> anyhow::Result<stats::Verdict> {
         anyhow::Ok(samples)
     })?;
     progress.finish_and_clear();
+    for side in ["knative", "nomad"] {
+        let mine: Vec<&ColdSample> = cold.iter().filter(|c| c.platform == side).collect();
+        if !mine.is_empty() && mine.iter().all(|c| !c.valid) {
+            // Nothing measured is "could not measure" (exit 4), not a verdict.
+            bail!(
+                "no valid cold start on {side}; first problem: {}",
+                mine[0].discarded.as_deref().unwrap_or("unknown")
+            );
+        }
+    }
 
     // Warm latency, one platform after the other (each gets the machine to itself).
     let mut warm = Vec::new();
@@ -289,7 +299,8 @@ async fn build_sides(args: &VerifyArgs) -> anyhow::Result<(Side, Side)> {
                     .context("finding Kubernetes credentials (kubeconfig or in-cluster)")?,
                 Err(e) => return Err(e).context("reading the kubeconfig"),
             };
-            let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+            let client =
+                kube::Client::try_from(config).context("building the Kubernetes client")?;
             Forcing::Kube(KubeTarget {
                 client,
                 namespace: namespace.to_string(),

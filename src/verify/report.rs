@@ -196,7 +196,11 @@ impl Report {
             s.confidence * 100.0,
             s.resamples,
             s.seed,
-            if s.equivalence { ", equivalence test" } else { "" }
+            if s.equivalence {
+                ", equivalence test"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(
             out,

@@ -83,7 +83,8 @@ fn quantile_select(buf: &mut [f64], q: f64) -> f64 {
 
 /// Smallest sample count per side at which quantile `q` is judged.
 pub fn min_samples(q: f64) -> usize {
-    let tail = (1.0 / (1.0 - q.min(0.999_999))).ceil() as usize;
+    // The small subtraction keeps 1 / (1 − 0.9) = 10.000000000000002 from rounding up to 11.
+    let tail = (1.0 / (1.0 - q.min(0.999_999)) - 1e-9).ceil() as usize;
     tail.max(5)
 }
 
