@@ -468,7 +468,7 @@ fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
     let t = humantime::parse_rfc3339_weak(s).ok()?;
     let d = t.duration_since(UNIX_EPOCH).ok()?;
     // Nomad writes the zero time for steps that did not happen.
-    (d.as_secs() > 0).then(|| d.as_nanos() as i128)
+    (d.as_secs() > 0).then_some(d.as_nanos() as i128)
 }
 
 fn pod_selector(k: &KubeTarget) -> String {

@@ -28,9 +28,16 @@ use std::time::Duration;
 /// Exit code when the run could not measure (as opposed to a FAIL verdict).
 pub const EXIT_ERROR: u8 = 4;
 
-/// Flags of `knative2nomad verify`.
+/// Flags of `knative2nomad verify`, boxed so the subcommand enum stays small.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    #[command(flatten)]
+    pub options: Box<VerifyOptions>,
+}
+
+/// The settings behind [`VerifyArgs`].
+#[derive(Debug, Args)]
+pub struct VerifyOptions {
     /// URL of the Knative Service (what clients call).
     #[arg(long, value_name = "URL")]
     pub knative_url: String,
@@ -118,7 +125,7 @@ pub struct VerifyArgs {
 
 /// Run `verify`: the verdict's exit code, or EXIT_ERROR after printing why nothing was decided.
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    match run_inner(&args) {
+    match run_inner(&args.options) {
         Ok(verdict) => Ok(ExitCode::from(verdict.exit_code())),
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -127,14 +134,14 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check_args(args: &VerifyArgs) -> anyhow::Result<stats::TestSettings> {
+fn check_args(args: &VerifyOptions) -> anyhow::Result<stats::TestSettings> {
     if !(0.5..1.0).contains(&args.confidence) {
         bail!("--confidence must be in [0.5, 1), got {}", args.confidence);
     }
-    if args.tolerance.is_some_and(|t| !(t >= 0.0)) {
+    if args.tolerance.is_some_and(|t| t.is_nan() || t < 0.0) {
         bail!("--tolerance must be a non-negative fraction");
     }
-    if args.warm_duration > Duration::ZERO && !(args.warm_rate > 0.0) {
+    if args.warm_duration > Duration::ZERO && (args.warm_rate.is_nan() || args.warm_rate <= 0.0) {
         bail!("--warm-rate must be positive");
     }
     let tolerance = stats::Tolerance {
@@ -152,7 +159,7 @@ fn check_args(args: &VerifyArgs) -> anyhow::Result<stats::TestSettings> {
     })
 }
 
-fn run_inner(args: &VerifyArgs) -> anyhow::Result<stats::Verdict> {
+fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
     let settings = check_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -270,7 +277,7 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-async fn build_sides(args: &VerifyArgs) -> anyhow::Result<(Side, Side)> {
+async fn build_sides(args: &VerifyOptions) -> anyhow::Result<(Side, Side)> {
     let knative_probe = Probe::new(
         &args.knative_url,
         args.knative_host.clone(),

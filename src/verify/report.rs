@@ -4,7 +4,7 @@
 //!
 //! Only rendering lives here; the measuring is in cold.rs / load.rs and the tests in stats.rs.
 
-use super::VerifyArgs;
+use super::VerifyOptions;
 use super::cold::ColdSample;
 use super::load::LoadResult;
 use super::stats::{self, Comparison, SplitMix64, TestSettings, Tolerance, Verdict};
@@ -62,7 +62,7 @@ pub struct Report {
 
 impl Report {
     pub fn build(
-        args: &VerifyArgs,
+        args: &VerifyOptions,
         s: &TestSettings,
         cold_samples: Vec<ColdSample>,
         warm: Vec<(&'static str, LoadResult)>,
@@ -126,8 +126,8 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<14} {:>26} {:>26} {:>22}  {}",
-            "metric", "knative ms [CI]", "nomad ms [CI]", "nomad/knative [CI]", "verdict"
+            "{:<14} {:>26} {:>26} {:>22}  verdict",
+            "metric", "knative ms [CI]", "nomad ms [CI]", "nomad/knative [CI]"
         );
         for c in &self.comparisons {
             let _ = writeln!(
