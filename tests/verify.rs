@@ -304,6 +304,15 @@ async fn setup(knative_delay_ms: u64, nomad_delay_ms: u64) -> Setup {
 
 /// `knative2nomad verify` against the setup, plus `extra` flags; returns (exit code, stdout).
 async fn run_verify(s: &Setup, extra: &[&str]) -> (i32, String, String) {
+    run_verify_env(s, extra, None).await
+}
+
+/// As [`run_verify`], with `KUBECONFIG` set (or removed when `None`).
+async fn run_verify_env(
+    s: &Setup,
+    extra: &[&str],
+    kubeconfig: Option<std::path::PathBuf>,
+) -> (i32, String, String) {
     let mut args: Vec<String> = [
         "verify",
         "--knative-url",
@@ -315,7 +324,8 @@ async fn run_verify(s: &Setup, extra: &[&str]) -> (i32, String, String) {
         "--address",
         &s.nomad_address,
         "--knative-idle-wait",
-        "400ms",
+        // With kube access the idle fallback must not run: a test relying on it would hang.
+        if kubeconfig.is_some() { "1h" } else { "400ms" },
         "--instance-header",
         "x-k2n-instance",
         "--expect-body",
@@ -332,9 +342,12 @@ async fn run_verify(s: &Setup, extra: &[&str]) -> (i32, String, String) {
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     let out = tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("knative2nomad")
-            .unwrap()
-            .args(&args)
+        let mut cmd = Command::cargo_bin("knative2nomad").unwrap();
+        match kubeconfig {
+            Some(path) => cmd.env("KUBECONFIG", path),
+            None => cmd.env_remove("KUBECONFIG"),
+        };
+        cmd.args(&args)
             .env_remove("NOMAD_TOKEN")
             .env_remove("NOMAD_NAMESPACE")
             .env_remove("NOMAD_REGION")
@@ -511,6 +524,93 @@ async fn too_few_samples_is_inconclusive() {
     assert!(
         stdout.contains("needs at least 5 samples per side"),
         "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knative_cold_starts_are_forced_by_watching_pods_through_the_kube_api() {
+    let s = setup(150, 150).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = s.activator.kubeconfig(dir.path());
+    let reports = dir.path().join("r");
+    let (code, stdout, stderr) = run_verify_env(
+        &s,
+        &[
+            "--knative-service",
+            "default/fn",
+            "--cold-starts",
+            "5",
+            "--tolerance",
+            "0.5",
+            "--warm-duration",
+            "0s",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        Some(kubeconfig),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("verify.json")).unwrap())
+            .unwrap();
+    assert_eq!(count(&report, "knative", true), 5, "{report:#}");
+    for c in report["cold_samples"].as_array().unwrap() {
+        if c["platform"] == "knative" {
+            assert_eq!(c["evidence"], "kube-api", "{c}");
+            assert!(c["scheduled_ms"].is_number(), "{c}");
+        }
+    }
+    assert!(s.activator.starts() >= 5);
+}
+
+/// The issue's timing claim: 30 cold starts per side take about 30 × (scale-down + start-up),
+/// not 30 idle periods. Run with `--ignored --nocapture`; it prints the figures, asserts counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "timing demonstration, ~30 s"]
+async fn thirty_cold_starts_per_side_without_fixed_sleeps() {
+    let s = setup(200, 200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = s.activator.kubeconfig(dir.path());
+    let reports = dir.path().join("r");
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run_verify_env(
+        &s,
+        &[
+            "--knative-service",
+            "default/fn",
+            "--cold-starts",
+            "30",
+            "--tolerance",
+            "0.5",
+            "--warm-duration",
+            "0s",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        Some(kubeconfig),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("verify.json")).unwrap())
+            .unwrap();
+    let per_sample: f64 = report["cold_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["scale_down_ms"].as_f64().unwrap() + c["total_ms"].as_f64().unwrap())
+        .sum();
+    println!("{stdout}");
+    println!(
+        "wall time {:.1} s for 60 cold starts; sum of (scale-down + start-up) {:.1} s",
+        elapsed.as_secs_f64(),
+        per_sample / 1e3
+    );
+    assert_eq!(
+        count(&report, "knative", true) + count(&report, "nomad", true),
+        60
     );
 }
 

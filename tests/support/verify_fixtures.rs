@@ -15,6 +15,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -174,12 +175,57 @@ struct ActivatorState {
     in_flight: usize,
     last_done: Instant,
     starts: usize,
+    pods: PodEvents,
+}
+
+/// The revision's pods as a Kubernetes API would show them: one pod while the process runs.
+/// Every change is logged with its resourceVersion so a watch can replay what it missed.
+#[derive(Default)]
+struct PodEvents {
+    rv: u64,
+    current: Option<Value>,
+    log: Vec<(u64, String)>,
+    subscribers: Vec<tokio::sync::mpsc::UnboundedSender<String>>,
+}
+
+impl PodEvents {
+    fn publish(&mut self, kind: &str, pod: &Value) {
+        let line = json!({"type": kind, "object": pod}).to_string();
+        self.log.push((self.rv, line.clone()));
+        self.subscribers.retain(|tx| tx.send(line.clone()).is_ok());
+    }
+
+    fn pod_started(&mut self, n: usize) {
+        self.rv += 1;
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("fn-00001-deployment-{n}"), "namespace": "default",
+                "resourceVersion": self.rv.to_string(),
+                "labels": {"serving.knative.dev/service": "fn"}},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                               {"type": "Ready", "status": "True", "lastTransitionTime": now}],
+                "containerStatuses": [{"name": "user-container", "image": "example/fn:1",
+                    "imageID": "", "ready": true, "restartCount": 0,
+                    "state": {"running": {"startedAt": now}}}]}});
+        self.publish("ADDED", &pod);
+        self.current = Some(pod);
+    }
+
+    fn pod_stopped(&mut self) {
+        if let Some(mut pod) = self.current.take() {
+            self.rv += 1;
+            pod["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+            self.publish("DELETED", &pod);
+        }
+    }
 }
 
 /// A Knative-activator-like proxy: holds each request until the function process is up
 /// (starting it when there is none), forwards it, and stops the process after `idle`.
 pub struct Activator {
     pub addr: SocketAddr,
+    pub kube_addr: SocketAddr,
     state: Arc<Mutex<ActivatorState>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -201,6 +247,7 @@ impl Activator {
             in_flight: 0,
             last_done: Instant::now(),
             starts: 0,
+            pods: PodEvents::default(),
         }));
         let client = reqwest::Client::new();
         let st = state.clone();
@@ -215,6 +262,9 @@ impl Activator {
                     if dead {
                         s.process = Some(FnProcess::spawn(backend, startup_delay_ms));
                         s.starts += 1;
+                        let n = s.starts;
+                        s.pods.pod_stopped();
+                        s.pods.pod_started(n);
                     }
                 }
                 let alive = || {
@@ -262,14 +312,31 @@ impl Activator {
                 let mut s = st.lock().unwrap();
                 if s.process.is_some() && s.in_flight == 0 && s.last_done.elapsed() >= idle {
                     s.process.take();
+                    s.pods.pod_stopped();
                 }
             }
         });
+        let (kube_addr, kube) = serve_fake_kube(state.clone()).await;
         Activator {
             addr,
+            kube_addr,
             state,
-            tasks: vec![server, reaper],
+            tasks: vec![server, reaper, kube],
         }
+    }
+
+    /// A kubeconfig pointing at this activator's fake Kubernetes API (pods of Service
+    /// `default/fn` only), written into `dir`.
+    pub fn kubeconfig(&self, dir: &std::path::Path) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: default\n\
+             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
+            self.kube_addr
+        );
+        std::fs::write(&path, text).unwrap();
+        path
     }
 
     pub fn url(&self) -> String {
@@ -338,4 +405,91 @@ impl PushSink {
         .await;
         PushSink { addr, pushed, task }
     }
+}
+
+/// Just enough of the Kubernetes API for a pod list and a pod watch (what kube's watcher and
+/// `Api::list` send): `GET /api/v1/namespaces/default/pods[?watch=true&resourceVersion=N]`.
+/// Raw HTTP/1.1 because a watch is an endless chunked stream of JSON lines.
+async fn serve_fake_kube(
+    state: Arc<Mutex<ActivatorState>>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                if path != "/api/v1/namespaces/default/pods" {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let param = |name: &str| {
+                    query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                        .map(str::to_string)
+                };
+                if param("watch").as_deref() == Some("true") {
+                    let since: u64 = param("resourceVersion")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                    {
+                        // Replay and subscribe under one lock: no event falls in between.
+                        let mut s = state.lock().unwrap();
+                        for (rv, line) in &s.pods.log {
+                            if *rv > since {
+                                let _ = tx.send(line.clone());
+                            }
+                        }
+                        s.pods.subscribers.push(tx);
+                    }
+                    if stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    while let Some(line) = rx.recv().await {
+                        let chunk = format!("{:x}\r\n{line}\n\r\n", line.len() + 1);
+                        if stream.write_all(chunk.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                } else {
+                    let body = {
+                        let s = state.lock().unwrap();
+                        json!({"apiVersion": "v1", "kind": "PodList",
+                               "metadata": {"resourceVersion": s.pods.rv.to_string()},
+                               "items": s.pods.current.iter().collect::<Vec<_>>()})
+                        .to_string()
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(resp.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (addr, task)
 }
