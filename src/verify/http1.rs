@@ -243,8 +243,40 @@ impl AsyncConn {
         })
     }
 
+    /// Wait until readable, read, and when the read drained the socket tell tokio so.
+    ///
+    /// Why: tokio only forgets a socket's readiness after a read fails with WouldBlock, so a
+    /// plain `read_buf` loop costs one failed `read` syscall per response. A client bound by
+    /// syscalls (as a loopback load generator is) pays for that in throughput. A short read
+    /// means the kernel had nothing more, so reporting WouldBlock from `try_io` clears the
+    /// readiness then; tokio's readiness tick keeps data that arrives afterwards from being missed.
+    async fn read_drained(&mut self) -> std::io::Result<usize> {
+        loop {
+            self.stream.readable().await?;
+            let spare = self.buf.capacity() - self.buf.len();
+            let mut got = None;
+            let stream = &self.stream;
+            let buf = &mut self.buf;
+            let r = stream.try_io(tokio::io::Interest::READABLE, || {
+                let n = stream.try_read_buf(buf)?;
+                got = Some(n);
+                if n > 0 && n < spare {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(n)
+                }
+            });
+            match (r, got) {
+                (_, Some(n)) => return Ok(n),
+                (Err(e), None) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                (Err(e), None) => return Err(e),
+                (Ok(n), None) => return Ok(n),
+            }
+        }
+    }
+
     pub async fn round_trip(&mut self, request: &[u8]) -> anyhow::Result<(u16, bool)> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         self.stream.write_all(request).await.context("sending")?;
         loop {
             if let Parsed::Complete { len, status, close } = parse_response(&self.buf)? {
@@ -252,12 +284,7 @@ impl AsyncConn {
                 return Ok((status, close));
             }
             self.buf.reserve(8192);
-            let n = self
-                .stream
-                .read_buf(&mut self.buf)
-                .await
-                .context("receiving")?;
-            if n == 0 {
+            if self.read_drained().await.context("receiving")? == 0 {
                 bail!("connection closed by the server");
             }
         }
