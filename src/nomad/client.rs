@@ -61,7 +61,7 @@ pub struct NomadArgs {
     /// 502–504, 500 "No cluster leader"), including the first.
     #[arg(long = "retry-attempts", default_value_t = 6, value_name = "N")]
     pub retry_attempts: u32,
-    /// First retry delay; doubled per attempt, capped at 10s, with full jitter.
+    /// First retry delay; doubled per attempt, capped at 10s, each delay drawn from [d/2, d].
     #[arg(long = "retry-base-delay", default_value = "250ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub retry_base_delay: Duration,
 }
@@ -192,7 +192,7 @@ pub enum NomadError {
         body: String,
     },
     /// No answer: connection refused/reset, timeout, TLS failure.
-    #[error("{method} {path}: {source}")]
+    #[error("{method} {path}: {}", error_chain(source))]
     Transport {
         method: String,
         path: String,
@@ -234,7 +234,8 @@ impl NomadError {
                 _ => false,
             },
             // Refused, reset, closed early, timed out: all say nothing about the request.
-            NomadError::Transport { source, .. } => !source.is_builder(),
+            // A TLS failure (untrusted certificate, client certificate refused) will not heal.
+            NomadError::Transport { source, .. } => !source.is_builder() && !is_tls_failure(source),
             NomadError::Decode { .. } | NomadError::Config(_) => false,
         }
     }
@@ -263,6 +264,38 @@ impl NomadError {
             _ => None,
         }
     }
+}
+
+/// An error and its causes, `outer: inner: innermost` (reqwest's own text says only "error
+/// sending request").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
+/// True when the error chain holds a TLS verification or handshake failure.
+fn is_tls_failure(error: &reqwest::Error) -> bool {
+    // hyper-rustls wraps rustls errors in io::Error, whose `source()` skips the wrapped error,
+    // so the chain is matched on its debug rendering.
+    let chain = format!("{error:?}");
+    [
+        "InvalidCertificate",
+        "AlertReceived",
+        "NoCertificatesPresented",
+        "UnknownIssuer",
+        "certificate",
+    ]
+    .iter()
+    .any(|marker| chain.contains(marker))
 }
 
 /// Blocking-query options: return when the watched object's index exceeds `index`, or after

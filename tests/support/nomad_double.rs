@@ -23,6 +23,7 @@
 //! double.requests();                       // Vec<RequestRecord> in arrival order
 //! double.count("PUT", "/v1/jobs");         // requests per method + exact path
 //! double.job("default", "web");            // stored job as JSON (server form)
+//! double.evaluations("default", "web");    // its evaluations; also allocations(ns, id)
 //! double.shutdown();
 //! ```
 //!
@@ -34,7 +35,10 @@
 //! fail placement).
 //!
 //! Plug in a real allocation lifecycle by implementing [`AllocationRunner`]: `start` resolves
-//! when the allocation is healthy or failed, `stop` when it is stopped. Each allocation gets
+//! when the allocation is healthy or failed, `stop` when it is stopped. `stop` is spawned as
+//! soon as the scheduler stops an allocation (job update, scale down, `DELETE /v1/job/:id`), and
+//! may run while that allocation's `start` is still pending; a late `start` result for a
+//! stopped allocation is ignored. Each allocation gets
 //! dynamic ports on 127.0.0.1 for the group's `DynamicPorts` (see [`AllocationSpec::ports`]),
 //! also reported in `GET /v1/allocation/:id` under `AllocatedResources.Shared.Ports`.
 //!
@@ -191,6 +195,9 @@ pub enum FaultKind {
     DropAfterHandling,
     /// Wait this long before handling the request.
     Delay(Duration),
+    /// Someone else writes this job (new version and JobModifyIndex) just before the request
+    /// is handled — a concurrent change between a plan and a register.
+    ConcurrentJobChange { namespace: String, job_id: String },
 }
 
 impl Fault {
@@ -323,6 +330,7 @@ impl NomadDouble {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                let _ = stream.set_nodelay(true);
                 let shared = server_shared.clone();
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
@@ -401,9 +409,33 @@ impl NomadDouble {
             .collect()
     }
 
+    /// Evaluations of a job, oldest first.
+    pub fn evaluations(&self, namespace: &str, job_id: &str) -> Vec<Value> {
+        let state = self.shared.lock();
+        let mut evals: Vec<Value> = state
+            .evals
+            .values()
+            .filter(|e| e["Namespace"] == namespace && e["JobID"] == job_id)
+            .cloned()
+            .collect();
+        evals.sort_by_key(|e| e["CreateIndex"].as_u64());
+        evals
+    }
+
     /// Simulate someone else's concurrent write to a job: a new version and JobModifyIndex.
     pub fn bump_job(&self, namespace: &str, id: &str) -> Option<u64> {
-        let mut state = self.shared.lock();
+        bump_job(&self.shared, namespace, id)
+    }
+
+    /// Stop serving (also done on drop).
+    pub fn shutdown(&self) {
+        self.server.abort();
+    }
+}
+
+fn bump_job(shared: &Shared, namespace: &str, id: &str) -> Option<u64> {
+    {
+        let mut state = shared.lock();
         let key = (namespace.to_string(), id.to_string());
         state.jobs.get(&key)?;
         let index = state.bump("jobs");
@@ -411,14 +443,13 @@ impl NomadDouble {
         job["JobModifyIndex"] = json!(index);
         job["ModifyIndex"] = json!(index);
         job["Version"] = json!(job["Version"].as_u64().unwrap_or(0) + 1);
+        job["Meta"]["changed-by"] = json!("someone else");
+        if let Some(spec) = state.specs.get_mut(&key) {
+            spec["Meta"]["changed-by"] = json!("someone else");
+        }
         drop(state);
-        self.shared.notify(index);
+        shared.notify(index);
         Some(index)
-    }
-
-    /// Stop serving (also done on drop).
-    pub fn shutdown(&self) {
-        self.server.abort();
     }
 }
 
@@ -562,6 +593,10 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: 
                 return;
             }
             Some(FaultKind::Respond(status, body)) => Response::text(status, body),
+            Some(FaultKind::ConcurrentJobChange { namespace, job_id }) => {
+                bump_job(&shared, &namespace, &job_id);
+                handle(&shared, &request).await
+            }
             Some(FaultKind::Delay(delay)) => {
                 tokio::time::sleep(delay).await;
                 handle(&shared, &request).await
@@ -584,11 +619,11 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: 
             reason(response.status),
             response.body.len()
         );
+        // One write per response: a separate body write would meet Nagle + delayed ACK.
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(response.body.as_bytes());
         let stream = reader.get_mut();
-        if stream.write_all(head.as_bytes()).await.is_err()
-            || stream.write_all(response.body.as_bytes()).await.is_err()
-            || stream.flush().await.is_err()
-        {
+        if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             return;
         }
         if request
@@ -756,7 +791,11 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
             )
         }
         ("GET", ["v1", ..]) => {
-            if let Err(denied) = authorize(shared, request, &namespace_for_read, false) {
+            // Reads by object ID are authorized against the object's own namespace (Nomad's
+            // Eval.GetEval, Deployment.GetDeployment, Alloc.GetAlloc), not the query's.
+            let auth_namespace =
+                object_namespace(shared, &segments).unwrap_or_else(|| namespace_for_read.clone());
+            if let Err(denied) = authorize(shared, request, &auth_namespace, false) {
                 return denied;
             }
             let key = segments.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -765,11 +804,36 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
             })
             .await
         }
+        // A known read endpoint written to, or an unknown method: Nomad answers 405.
+        (_, ["v1", "evaluation" | "deployment" | "allocation", _])
+        | (
+            _,
+            [
+                "v1",
+                "job",
+                _,
+                "allocations" | "evaluations" | "deployment" | "deployments",
+            ],
+        )
+        | (_, ["v1", "status", "leader"] | ["v1", "agent", "self"]) => {
+            Response::text(405, "Invalid method")
+        }
         _ if write || method == "DELETE" || method == "GET" => {
             Response::text(404, format!("Invalid URL path: {}", request.path))
         }
         _ => Response::text(405, "Invalid method"),
     }
+}
+
+fn object_namespace(shared: &Shared, segments: &[&str]) -> Option<String> {
+    let state = shared.lock();
+    let object = match segments {
+        ["v1", "evaluation", id] => state.evals.get(*id),
+        ["v1", "deployment", id] => state.deployments.get(*id),
+        ["v1", "allocation", id] => state.allocs.get(*id),
+        _ => None,
+    }?;
+    object["Namespace"].as_str().map(str::to_string)
 }
 
 fn guard(
@@ -893,6 +957,10 @@ fn read(state: &State, segments: &[String], namespace: &str) -> ReadResult {
             Some(a) => Ok((a.clone(), a["ModifyIndex"].as_u64().unwrap_or(1))),
             None => Err(Response::text(404, "alloc not found")),
         },
+        // Write-only endpoints read with GET: Nomad's handlers answer 405.
+        ["v1", "validate", "job"] | ["v1", "job", _, "plan"] => {
+            Err(Response::text(405, "Invalid method"))
+        }
         ["v1", "status", "leader"] => Ok((json!("127.0.0.1:4647"), state.index)),
         ["v1", "agent", "self"] => Ok((
             json!({"config": {"Region": "global", "Datacenter": "dc1",
@@ -1019,19 +1087,16 @@ fn validate_group(group: &Value) -> Vec<String> {
             ),
             Some(max) => {
                 if min > max {
-                    errors.push(format!(
+                    errors.push(
                         "Scaling policy invalid: maximum count must not be less than minimum count"
-                    ));
+                            .to_string(),
+                    );
                 }
                 if count < min {
-                    errors.push(format!(
-                        "Scaling policy invalid: task group count must not be less than minimum count in scaling policy"
-                    ));
+                    errors.push("Scaling policy invalid: task group count must not be less than minimum count in scaling policy".to_string());
                 }
                 if count > max {
-                    errors.push(format!(
-                        "Scaling policy invalid: task group count must not be greater than maximum count in scaling policy"
-                    ));
+                    errors.push("Scaling policy invalid: task group count must not be greater than maximum count in scaling policy".to_string());
                 }
             }
         }
@@ -1066,7 +1131,7 @@ fn validate_job(job: &Value) -> Vec<String> {
     if let Some(priority) = as_i64(&job["Priority"])
         && !(1..=100).contains(&priority)
     {
-        errors.push(format!("Job priority must be between [1, 100]"));
+        errors.push("Job priority must be between [1, 100]".to_string());
     }
     if let Some(dcs) = job["Datacenters"].as_array()
         && dcs.iter().any(|d| d.as_str().unwrap_or("").is_empty())
@@ -1298,10 +1363,22 @@ fn register(
         state.specs.insert(key.clone(), spec.clone());
         index
     };
-    let (eval_id, eval_index) = create_eval(&mut state, &namespace, &id, "job-register");
+    // Periodic and parameterized jobs are only templates: no evaluation, EvalID "".
+    let is_template = [&spec["Periodic"], &spec["ParameterizedJob"]]
+        .iter()
+        .any(|v| v.is_object());
+    let (eval_id, eval_index) = if is_template {
+        (String::new(), 0)
+    } else {
+        create_eval(&mut state, &namespace, &id, "job-register")
+    };
+    let index = state.index;
     drop(state);
-    shared.notify(eval_index);
-    spawn_scheduler(shared.clone(), eval_id.clone());
+    shared.notify(index);
+    if !is_template {
+        spawn_scheduler(shared.clone(), eval_id.clone());
+    }
+    let eval_index = if is_template { index } else { eval_index };
     Response::json(
         &json!({"EvalID": eval_id, "EvalCreateIndex": eval_index,
                 "JobModifyIndex": job_modify_index, "Warnings": "", "Index": eval_index,
