@@ -20,7 +20,7 @@ use nomad_double::{DoubleConfig, NomadDouble};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use verify_fixtures::{Activator, FnProcess, ProcessRunner, PushSink, free_port};
+use verify_fixtures::{Activator, FnProcess, ProcessRunner, PushSink, StallServer, free_port};
 
 // ---------------------------------------------------------------- statistics
 
@@ -253,6 +253,34 @@ async fn open_loop_counts_refused_connections_as_errors() {
     .await
     .unwrap();
     assert_eq!((r.requested, r.ok, r.errors), (20, 0, 20));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_charges_a_stall_to_every_request_scheduled_during_it() {
+    // One connection, 100 req/s; request 20 is held 300 ms. A closed-loop client would record
+    // one slow request (and simply send less); the open loop must show the ~30 requests that
+    // were due during the stall as late, because their latency counts from their due time.
+    let server = StallServer::start(20, Duration::from_millis(300)).await;
+    let target = Target::parse(&format!("http://{}/", server.addr), None).unwrap();
+    let r = tokio::task::spawn_blocking(move || {
+        let cfg = OpenLoop {
+            rate: 100.0,
+            duration: Duration::from_secs(1),
+            connections: 1,
+            record_raw: true,
+        };
+        load::open_loop(&target, &cfg, &|| {}).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!((r.requested, r.ok, r.errors), (100, 100, 0));
+    let over_100ms = r.raw_ms.iter().filter(|ms| **ms >= 100.0).count();
+    assert!(
+        over_100ms >= 15,
+        "only {over_100ms} requests ≥ 100 ms: {:?}",
+        r.raw_ms
+    );
+    assert!(r.quantile_ms(0.9) >= 50.0, "p90 {} ms", r.quantile_ms(0.9));
 }
 
 // ---------------------------------------------------------------- end to end

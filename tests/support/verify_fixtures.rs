@@ -493,3 +493,33 @@ async fn serve_fake_kube(
     });
     (addr, task)
 }
+
+/// A function that answers at once, except request number `stall_at` (0-based), which it holds
+/// for `stall` first: the shape of a GC pause or a CPU-throttled container.
+pub struct StallServer {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StallServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StallServer {
+    pub async fn start(stall_at: usize, stall: Duration) -> StallServer {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (addr, task) = serve(move |_req: Request<hyper::body::Incoming>| {
+            let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if n == stall_at {
+                    tokio::time::sleep(stall).await;
+                }
+                text(200, "ok")
+            }
+        })
+        .await;
+        StallServer { addr, task }
+    }
+}
