@@ -195,11 +195,17 @@ fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
                     }
                 };
                 if let Some(why) = &sample.discarded {
-                    progress.println(format!(
+                    let line = format!(
                         "discarded {} cold start {}: {why}",
                         sample.platform,
                         round + 1
-                    ));
+                    );
+                    // A hidden bar drops println, and a CI log is where this matters most.
+                    if progress.is_hidden() {
+                        eprintln!("{line}");
+                    } else {
+                        progress.println(line);
+                    }
                 }
                 samples.push(sample);
                 progress.inc(1);
