@@ -414,8 +414,10 @@ async fn same_start_up_delay_on_both_sides_passes_and_writes_every_report() {
             "6",
             "--tolerance",
             "0.5",
+            // Warm latencies of 50 requests on a machine shared with other builds swing by tens
+            // of ms; the absolute allowance keeps this test about the cold-start verdict.
             "--tolerance-abs",
-            "50ms",
+            "150ms",
             "--warm-duration",
             "500ms",
             "--warm-rate",
@@ -475,6 +477,13 @@ async fn same_start_up_delay_on_both_sides_passes_and_writes_every_report() {
     assert!(*s.runner.started.lock().unwrap() >= 7);
     assert!(s.activator.starts() >= 6);
 
+    // K2N_KEEP_REPORT=DIR keeps this run's reports for a look (e.g. at the SVG).
+    if let Ok(keep) = std::env::var("K2N_KEEP_REPORT") {
+        std::fs::create_dir_all(&keep).unwrap();
+        for f in ["verify.json", "verify.md", "verify.svg", "verify.prom"] {
+            std::fs::copy(dir.path().join(f), std::path::Path::new(&keep).join(f)).unwrap();
+        }
+    }
     let svg = std::fs::read_to_string(dir.path().join("verify.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("Cold start (CDF)"));
     let md = std::fs::read_to_string(dir.path().join("verify.md")).unwrap();

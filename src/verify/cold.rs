@@ -104,6 +104,27 @@ impl Probe {
         })
     }
 
+    /// Poll until the URL stops giving correct responses (refused, timed out, or not 2xx), or
+    /// fail at `deadline`. Only for platforms that do not start an instance on request.
+    pub async fn until_down(&self, deadline: Instant) -> anyhow::Result<()> {
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let mut req = self.client.get(&self.url).timeout(Duration::from_secs(1));
+            if let Some(h) = &self.host {
+                req = req.header(reqwest::header::HOST, h);
+            }
+            match req.send().await {
+                Ok(resp) if resp.status().is_success() => {}
+                _ => return Ok(()),
+            }
+            if Instant::now() >= deadline {
+                bail!("{} still answers after scaling to zero", self.url);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 3 / 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Poll until a correct response or `deadline`. The pause between attempts starts at 2 ms
     /// and grows to 20 ms: short enough not to inflate a cold start measurably, long enough not
     /// to flood a starting instance.
@@ -217,6 +238,11 @@ impl Side {
         let mut sample = match &self.forcing {
             Forcing::Nomad(t) => {
                 let before = nomad_scale_to_zero(t, self.scale_timeout).await?;
+                // The API can say "complete" while the old task is still exiting or a proxy
+                // still routes to it; a sample must not start before the URL stops answering.
+                self.probe
+                    .until_down(down_started + self.scale_timeout)
+                    .await?;
                 let scale_down_ms = ms(down_started.elapsed());
                 let wall0 = now_nanos();
                 let t0 = Instant::now();

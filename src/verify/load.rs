@@ -45,7 +45,7 @@ pub struct LoadResult {
     pub ok: u64,
     /// Requests that failed: I/O error or a non-2xx status.
     pub errors: u64,
-    /// From the first due time (or start) to the last response.
+    /// From the first due time (or start) to the last response; at least the scheduled duration.
     pub elapsed: Duration,
     /// Successful latencies in milliseconds, in completion order per connection (if recorded).
     pub raw_ms: Vec<f64>,
@@ -143,7 +143,9 @@ pub fn open_loop(
     for r in results {
         merged.merge(r)?;
     }
-    merged.elapsed = Duration::from_nanos(last_done.load(Ordering::Relaxed));
+    // The run lasts at least its schedule: dividing by the time to the last response alone
+    // would overstate the rate by one interval (N requests span (N − 1) / rate).
+    merged.elapsed = Duration::from_nanos(last_done.load(Ordering::Relaxed)).max(cfg.duration);
     Ok(merged)
 }
 

@@ -39,16 +39,26 @@ pub fn svg(report: &Report) -> anyhow::Result<String> {
             ("knative", KNATIVE, report.cold_ms("knative")),
             ("nomad", NOMAD, report.cold_ms("nomad")),
         ];
-        let max = series
+        let (min, max) = series
             .iter()
             .flat_map(|(_, _, v)| v.iter().copied())
-            .fold(1.0_f64, f64::max);
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        // Zoom on the samples: cold starts of 200 ms vs 240 ms would be a sliver from 0.
+        let (x_lo, x_hi) = if min.is_finite() && max > min {
+            let pad = (max - min) * 0.1;
+            ((min - pad).max(0.0), max + pad)
+        } else {
+            (0.0, max.max(1.0) * 1.05)
+        };
         let mut chart = ChartBuilder::on(&left)
             .caption("Cold start (CDF)", ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..max * 1.05, 0.0..1.0)
+            .build_cartesian_2d(x_lo..x_hi, 0.0..1.0)
             .context("laying out the cold-start chart")?;
         chart
             .configure_mesh()
