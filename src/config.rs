@@ -151,8 +151,7 @@ impl ConvertOptions {
             opts.scale_to_zero = s;
         }
         opts.strict |= args.strict;
-        opts.allow
-            .extend(args.allow.iter().map(|c| c.trim().to_ascii_uppercase()));
+        opts.allow.extend(args.allow.iter().map(|c| c.trim().to_ascii_uppercase()));
         opts.check()?;
         Ok(opts)
     }
@@ -202,21 +201,14 @@ impl ConvertOptions {
         }
         self.strict = strict.unwrap_or(self.strict);
         if let Some(v) = allow {
-            self.allow
-                .extend(v.iter().map(|c| c.trim().to_ascii_uppercase()));
+            self.allow.extend(v.iter().map(|c| c.trim().to_ascii_uppercase()));
         }
         Ok(())
     }
 
     fn check(&self) -> Result<()> {
-        anyhow::ensure!(
-            self.cpu_mhz_per_core > 0,
-            "--cpu-mhz-per-core must be at least 1"
-        );
-        anyhow::ensure!(
-            self.default_max_scale > 0,
-            "--default-max-scale must be at least 1"
-        );
+        anyhow::ensure!(self.cpu_mhz_per_core > 0, "--cpu-mhz-per-core must be at least 1");
+        anyhow::ensure!(self.default_max_scale > 0, "--default-max-scale must be at least 1");
         anyhow::ensure!(
             !self.datacenters.iter().any(|d| d.is_empty()),
             "--datacenter must not be empty"

@@ -58,17 +58,9 @@ pub struct ChangeScript {
     pub args: Vec<String>,
     #[serde(rename = "Timeout", default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
-    #[serde(
-        rename = "FailOnError",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "FailOnError", default, skip_serializing_if = "Option::is_none")]
     pub fail_on_error: Option<bool>,
-    #[serde(
-        rename = "RunOnFirstRender",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RunOnFirstRender", default, skip_serializing_if = "Option::is_none")]
     pub run_on_first_render: Option<bool>,
 }
 
@@ -79,11 +71,7 @@ pub struct CheckRestart {
     pub limit: Option<i64>,
     #[serde(rename = "Grace", default, skip_serializing_if = "Option::is_none")]
     pub grace: Option<i64>,
-    #[serde(
-        rename = "IgnoreWarnings",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "IgnoreWarnings", default, skip_serializing_if = "Option::is_none")]
     pub ignore_warnings: Option<bool>,
 }
 
@@ -116,17 +104,9 @@ pub struct ConsulConnect {
     pub native: Option<bool>,
     #[serde(rename = "Gateway", default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<ConsulGateway>,
-    #[serde(
-        rename = "SidecarService",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "SidecarService", default, skip_serializing_if = "Option::is_none")]
     pub sidecar_service: Option<ConsulSidecarService>,
-    #[serde(
-        rename = "SidecarTask",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "SidecarTask", default, skip_serializing_if = "Option::is_none")]
     pub sidecar_task: Option<SidecarTask>,
 }
 
@@ -146,17 +126,9 @@ pub struct ConsulExposePath {
     pub path: Option<String>,
     #[serde(rename = "Protocol", default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
-    #[serde(
-        rename = "LocalPathPort",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalPathPort", default, skip_serializing_if = "Option::is_none")]
     pub local_path_port: Option<i64>,
-    #[serde(
-        rename = "ListenerPort",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ListenerPort", default, skip_serializing_if = "Option::is_none")]
     pub listener_port: Option<String>,
 }
 
@@ -167,11 +139,7 @@ pub struct ConsulGateway {
     pub proxy: Option<ConsulGatewayProxy>,
     #[serde(rename = "Ingress", default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<ConsulIngressConfigEntry>,
-    #[serde(
-        rename = "Terminating",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Terminating", default, skip_serializing_if = "Option::is_none")]
     pub terminating: Option<ConsulTerminatingConfigEntry>,
     #[serde(rename = "Mesh", default, skip_serializing_if = "Option::is_none")]
     pub mesh: Option<ConsulMeshConfigEntry>,
@@ -191,41 +159,17 @@ pub struct ConsulGatewayBindAddress {
 /// `api.ConsulGatewayProxy` (api/consul.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsulGatewayProxy {
-    #[serde(
-        rename = "ConnectTimeout",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ConnectTimeout", default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<i64>,
-    #[serde(
-        rename = "EnvoyGatewayBindTaggedAddresses",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EnvoyGatewayBindTaggedAddresses", default, skip_serializing_if = "Option::is_none")]
     pub envoy_gateway_bind_tagged_addresses: Option<bool>,
-    #[serde(
-        rename = "EnvoyGatewayBindAddresses",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "EnvoyGatewayBindAddresses", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub envoy_gateway_bind_addresses: BTreeMap<String, ConsulGatewayBindAddress>,
-    #[serde(
-        rename = "EnvoyGatewayNoDefaultBind",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EnvoyGatewayNoDefaultBind", default, skip_serializing_if = "Option::is_none")]
     pub envoy_gateway_no_default_bind: Option<bool>,
-    #[serde(
-        rename = "EnvoyDNSDiscoveryType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EnvoyDNSDiscoveryType", default, skip_serializing_if = "Option::is_none")]
     pub envoy_dns_discovery_type: Option<String>,
-    #[serde(
-        rename = "Config",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Config", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -234,23 +178,11 @@ pub struct ConsulGatewayProxy {
 pub struct ConsulGatewayTLSConfig {
     #[serde(rename = "Enabled", default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    #[serde(
-        rename = "TLSMinVersion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TLSMinVersion", default, skip_serializing_if = "Option::is_none")]
     pub tls_min_version: Option<String>,
-    #[serde(
-        rename = "TLSMaxVersion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TLSMaxVersion", default, skip_serializing_if = "Option::is_none")]
     pub tls_max_version: Option<String>,
-    #[serde(
-        rename = "CipherSuites",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "CipherSuites", default, skip_serializing_if = "Vec::is_empty")]
     pub cipher_suites: Vec<String>,
     #[serde(rename = "SDS", default, skip_serializing_if = "Option::is_none")]
     pub sds: Option<ConsulGatewayTLSSDSConfig>,
@@ -259,17 +191,9 @@ pub struct ConsulGatewayTLSConfig {
 /// `api.ConsulGatewayTLSSDSConfig` (api/consul.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsulGatewayTLSSDSConfig {
-    #[serde(
-        rename = "ClusterName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ClusterName", default, skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
-    #[serde(
-        rename = "CertResource",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CertResource", default, skip_serializing_if = "Option::is_none")]
     pub cert_resource: Option<String>,
 }
 
@@ -313,35 +237,15 @@ pub struct ConsulIngressService {
     pub hosts: Vec<String>,
     #[serde(rename = "TLS", default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ConsulGatewayTLSConfig>,
-    #[serde(
-        rename = "RequestHeaders",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RequestHeaders", default, skip_serializing_if = "Option::is_none")]
     pub request_headers: Option<ConsulHTTPHeaderModifiers>,
-    #[serde(
-        rename = "ResponseHeaders",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ResponseHeaders", default, skip_serializing_if = "Option::is_none")]
     pub response_headers: Option<ConsulHTTPHeaderModifiers>,
-    #[serde(
-        rename = "MaxConnections",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxConnections", default, skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u64>,
-    #[serde(
-        rename = "MaxPendingRequests",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxPendingRequests", default, skip_serializing_if = "Option::is_none")]
     pub max_pending_requests: Option<u64>,
-    #[serde(
-        rename = "MaxConcurrentRequests",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxConcurrentRequests", default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent_requests: Option<u64>,
 }
 
@@ -362,7 +266,8 @@ pub struct ConsulLinkedService {
 
 /// `api.ConsulMeshConfigEntry` (api/consul.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConsulMeshConfigEntry {}
+pub struct ConsulMeshConfigEntry {
+}
 
 /// `api.ConsulMeshGateway` (api/consul.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -374,39 +279,19 @@ pub struct ConsulMeshGateway {
 /// `api.ConsulProxy` (api/consul.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsulProxy {
-    #[serde(
-        rename = "LocalServiceAddress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalServiceAddress", default, skip_serializing_if = "Option::is_none")]
     pub local_service_address: Option<String>,
-    #[serde(
-        rename = "LocalServicePort",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalServicePort", default, skip_serializing_if = "Option::is_none")]
     pub local_service_port: Option<i64>,
     #[serde(rename = "Expose", default, skip_serializing_if = "Option::is_none")]
     pub expose: Option<ConsulExposeConfig>,
-    #[serde(
-        rename = "ExposeConfig",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ExposeConfig", default, skip_serializing_if = "Option::is_none")]
     pub expose_config: Option<ConsulExposeConfig>,
     #[serde(rename = "Upstreams", default, skip_serializing_if = "Vec::is_empty")]
     pub upstreams: Vec<ConsulUpstream>,
-    #[serde(
-        rename = "TransparentProxy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TransparentProxy", default, skip_serializing_if = "Option::is_none")]
     pub transparent_proxy: Option<ConsulTransparentProxy>,
-    #[serde(
-        rename = "Config",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Config", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -419,11 +304,7 @@ pub struct ConsulSidecarService {
     pub port: Option<String>,
     #[serde(rename = "Proxy", default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ConsulProxy>,
-    #[serde(
-        rename = "DisableDefaultTCPCheck",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DisableDefaultTCPCheck", default, skip_serializing_if = "Option::is_none")]
     pub disable_default_tcp_check: Option<bool>,
     #[serde(rename = "Meta", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub meta: BTreeMap<String, String>,
@@ -441,29 +322,13 @@ pub struct ConsulTerminatingConfigEntry {
 pub struct ConsulTransparentProxy {
     #[serde(rename = "UID", default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
-    #[serde(
-        rename = "OutboundPort",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "OutboundPort", default, skip_serializing_if = "Option::is_none")]
     pub outbound_port: Option<u64>,
-    #[serde(
-        rename = "ExcludeInboundPorts",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ExcludeInboundPorts", default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_inbound_ports: Vec<String>,
-    #[serde(
-        rename = "ExcludeOutboundPorts",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ExcludeOutboundPorts", default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_outbound_ports: Vec<u64>,
-    #[serde(
-        rename = "ExcludeOutboundCIDRs",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ExcludeOutboundCIDRs", default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_outbound_cid_rs: Vec<String>,
     #[serde(rename = "ExcludeUIDs", default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_ui_ds: Vec<String>,
@@ -474,77 +339,29 @@ pub struct ConsulTransparentProxy {
 /// `api.ConsulUpstream` (api/consul.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsulUpstream {
-    #[serde(
-        rename = "DestinationName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DestinationName", default, skip_serializing_if = "Option::is_none")]
     pub destination_name: Option<String>,
-    #[serde(
-        rename = "DestinationNamespace",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DestinationNamespace", default, skip_serializing_if = "Option::is_none")]
     pub destination_namespace: Option<String>,
-    #[serde(
-        rename = "DestinationPeer",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DestinationPeer", default, skip_serializing_if = "Option::is_none")]
     pub destination_peer: Option<String>,
-    #[serde(
-        rename = "DestinationPartition",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DestinationPartition", default, skip_serializing_if = "Option::is_none")]
     pub destination_partition: Option<String>,
-    #[serde(
-        rename = "DestinationType",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DestinationType", default, skip_serializing_if = "Option::is_none")]
     pub destination_type: Option<String>,
-    #[serde(
-        rename = "LocalBindPort",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalBindPort", default, skip_serializing_if = "Option::is_none")]
     pub local_bind_port: Option<i64>,
-    #[serde(
-        rename = "Datacenter",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Datacenter", default, skip_serializing_if = "Option::is_none")]
     pub datacenter: Option<String>,
-    #[serde(
-        rename = "LocalBindAddress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalBindAddress", default, skip_serializing_if = "Option::is_none")]
     pub local_bind_address: Option<String>,
-    #[serde(
-        rename = "LocalBindSocketPath",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalBindSocketPath", default, skip_serializing_if = "Option::is_none")]
     pub local_bind_socket_path: Option<String>,
-    #[serde(
-        rename = "LocalBindSocketMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "LocalBindSocketMode", default, skip_serializing_if = "Option::is_none")]
     pub local_bind_socket_mode: Option<String>,
-    #[serde(
-        rename = "MeshGateway",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MeshGateway", default, skip_serializing_if = "Option::is_none")]
     pub mesh_gateway: Option<ConsulMeshGateway>,
-    #[serde(
-        rename = "Config",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Config", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -564,11 +381,7 @@ pub struct DNSConfig {
 pub struct DisconnectStrategy {
     #[serde(rename = "LostAfter", default, skip_serializing_if = "Option::is_none")]
     pub lost_after: Option<i64>,
-    #[serde(
-        rename = "StopOnClientAfter",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "StopOnClientAfter", default, skip_serializing_if = "Option::is_none")]
     pub stop_on_client_after: Option<i64>,
     #[serde(rename = "Replace", default, skip_serializing_if = "Option::is_none")]
     pub replace: Option<bool>,
@@ -623,27 +436,15 @@ pub struct Job {
     pub task_groups: Vec<TaskGroup>,
     #[serde(rename = "Update", default, skip_serializing_if = "Option::is_none")]
     pub update: Option<UpdateStrategy>,
-    #[serde(
-        rename = "Multiregion",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Multiregion", default, skip_serializing_if = "Option::is_none")]
     pub multiregion: Option<Multiregion>,
     #[serde(rename = "Spreads", default, skip_serializing_if = "Vec::is_empty")]
     pub spreads: Vec<Spread>,
     #[serde(rename = "Periodic", default, skip_serializing_if = "Option::is_none")]
     pub periodic: Option<PeriodicConfig>,
-    #[serde(
-        rename = "ParameterizedJob",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ParameterizedJob", default, skip_serializing_if = "Option::is_none")]
     pub parameterized_job: Option<ParameterizedJobConfig>,
-    #[serde(
-        rename = "Reschedule",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Reschedule", default, skip_serializing_if = "Option::is_none")]
     pub reschedule: Option<ReschedulePolicy>,
     #[serde(rename = "Migrate", default, skip_serializing_if = "Option::is_none")]
     pub migrate: Option<MigrateStrategy>,
@@ -655,90 +456,42 @@ pub struct Job {
     pub stop: Option<bool>,
     #[serde(rename = "ParentID", default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
-    #[serde(
-        rename = "Dispatched",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Dispatched", default, skip_serializing_if = "Option::is_none")]
     pub dispatched: Option<bool>,
-    #[serde(
-        rename = "DispatchIdempotencyToken",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DispatchIdempotencyToken", default, skip_serializing_if = "Option::is_none")]
     pub dispatch_idempotency_token: Option<String>,
     #[serde(rename = "Payload", default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
-    #[serde(
-        rename = "ConsulNamespace",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ConsulNamespace", default, skip_serializing_if = "Option::is_none")]
     pub consul_namespace: Option<String>,
-    #[serde(
-        rename = "VaultNamespace",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "VaultNamespace", default, skip_serializing_if = "Option::is_none")]
     pub vault_namespace: Option<String>,
-    #[serde(
-        rename = "NomadTokenID",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "NomadTokenID", default, skip_serializing_if = "Option::is_none")]
     pub nomad_token_id: Option<String>,
     #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(
-        rename = "StatusDescription",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "StatusDescription", default, skip_serializing_if = "Option::is_none")]
     pub status_description: Option<String>,
     #[serde(rename = "Stable", default, skip_serializing_if = "Option::is_none")]
     pub stable: Option<bool>,
     #[serde(rename = "Version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
-    #[serde(
-        rename = "SubmitTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "SubmitTime", default, skip_serializing_if = "Option::is_none")]
     pub submit_time: Option<i64>,
-    #[serde(
-        rename = "CreateIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CreateIndex", default, skip_serializing_if = "Option::is_none")]
     pub create_index: Option<u64>,
-    #[serde(
-        rename = "ModifyIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ModifyIndex", default, skip_serializing_if = "Option::is_none")]
     pub modify_index: Option<u64>,
-    #[serde(
-        rename = "JobModifyIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "JobModifyIndex", default, skip_serializing_if = "Option::is_none")]
     pub job_modify_index: Option<u64>,
-    #[serde(
-        rename = "VersionTag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "VersionTag", default, skip_serializing_if = "Option::is_none")]
     pub version_tag: Option<JobVersionTag>,
 }
 
 /// `api.JobUIConfig` (api/jobs.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobUIConfig {
-    #[serde(
-        rename = "Description",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Description", default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(rename = "Links", default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<JobUILink>,
@@ -758,17 +511,9 @@ pub struct JobUILink {
 pub struct JobVersionTag {
     #[serde(rename = "Name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(
-        rename = "Description",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Description", default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(
-        rename = "TaggedTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TaggedTime", default, skip_serializing_if = "Option::is_none")]
     pub tagged_time: Option<i64>,
 }
 
@@ -777,11 +522,7 @@ pub struct JobVersionTag {
 pub struct LogConfig {
     #[serde(rename = "MaxFiles", default, skip_serializing_if = "Option::is_none")]
     pub max_files: Option<i64>,
-    #[serde(
-        rename = "MaxFileSizeMB",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxFileSizeMB", default, skip_serializing_if = "Option::is_none")]
     pub max_file_size_mb: Option<i64>,
     #[serde(rename = "Enabled", default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -792,29 +533,13 @@ pub struct LogConfig {
 /// `api.MigrateStrategy` (api/tasks.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MigrateStrategy {
-    #[serde(
-        rename = "MaxParallel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxParallel", default, skip_serializing_if = "Option::is_none")]
     pub max_parallel: Option<i64>,
-    #[serde(
-        rename = "HealthCheck",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "HealthCheck", default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<String>,
-    #[serde(
-        rename = "MinHealthyTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MinHealthyTime", default, skip_serializing_if = "Option::is_none")]
     pub min_healthy_time: Option<i64>,
-    #[serde(
-        rename = "HealthyDeadline",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "HealthyDeadline", default, skip_serializing_if = "Option::is_none")]
     pub healthy_deadline: Option<i64>,
 }
 
@@ -845,11 +570,7 @@ pub struct MultiregionRegion {
 /// `api.MultiregionStrategy` (api/jobs.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MultiregionStrategy {
-    #[serde(
-        rename = "MaxParallel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxParallel", default, skip_serializing_if = "Option::is_none")]
     pub max_parallel: Option<i64>,
     #[serde(rename = "OnFailure", default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<String>,
@@ -877,17 +598,9 @@ pub struct NetworkResource {
     pub ip: Option<String>,
     #[serde(rename = "DNS", default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DNSConfig>,
-    #[serde(
-        rename = "ReservedPorts",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ReservedPorts", default, skip_serializing_if = "Vec::is_empty")]
     pub reserved_ports: Vec<Port>,
-    #[serde(
-        rename = "DynamicPorts",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "DynamicPorts", default, skip_serializing_if = "Vec::is_empty")]
     pub dynamic_ports: Vec<Port>,
     #[serde(rename = "Hostname", default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -902,17 +615,9 @@ pub struct NetworkResource {
 pub struct ParameterizedJobConfig {
     #[serde(rename = "Payload", default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
-    #[serde(
-        rename = "MetaRequired",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "MetaRequired", default, skip_serializing_if = "Vec::is_empty")]
     pub meta_required: Vec<String>,
-    #[serde(
-        rename = "MetaOptional",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "MetaOptional", default, skip_serializing_if = "Vec::is_empty")]
     pub meta_optional: Vec<String>,
 }
 
@@ -927,11 +632,7 @@ pub struct PeriodicConfig {
     pub specs: Vec<String>,
     #[serde(rename = "SpecType", default, skip_serializing_if = "Option::is_none")]
     pub spec_type: Option<String>,
-    #[serde(
-        rename = "ProhibitOverlap",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ProhibitOverlap", default, skip_serializing_if = "Option::is_none")]
     pub prohibit_overlap: Option<bool>,
     #[serde(rename = "TimeZone", default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
@@ -946,17 +647,9 @@ pub struct Port {
     pub value: Option<i64>,
     #[serde(rename = "To", default, skip_serializing_if = "Option::is_none")]
     pub to: Option<i64>,
-    #[serde(
-        rename = "HostNetwork",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "HostNetwork", default, skip_serializing_if = "Option::is_none")]
     pub host_network: Option<String>,
-    #[serde(
-        rename = "IgnoreCollision",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "IgnoreCollision", default, skip_serializing_if = "Option::is_none")]
     pub ignore_collision: Option<bool>,
 }
 
@@ -982,11 +675,7 @@ pub struct ReschedulePolicy {
     pub interval: Option<i64>,
     #[serde(rename = "Delay", default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<i64>,
-    #[serde(
-        rename = "DelayFunction",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DelayFunction", default, skip_serializing_if = "Option::is_none")]
     pub delay_function: Option<String>,
     #[serde(rename = "MaxDelay", default, skip_serializing_if = "Option::is_none")]
     pub max_delay: Option<i64>,
@@ -1003,11 +692,7 @@ pub struct Resources {
     pub cores: Option<i64>,
     #[serde(rename = "MemoryMB", default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<i64>,
-    #[serde(
-        rename = "MemoryMaxMB",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MemoryMaxMB", default, skip_serializing_if = "Option::is_none")]
     pub memory_max_mb: Option<i64>,
     #[serde(rename = "DiskMB", default, skip_serializing_if = "Option::is_none")]
     pub disk_mb: Option<i64>,
@@ -1034,11 +719,7 @@ pub struct RestartPolicy {
     pub delay: Option<i64>,
     #[serde(rename = "Mode", default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    #[serde(
-        rename = "RenderTemplates",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RenderTemplates", default, skip_serializing_if = "Option::is_none")]
     pub render_templates: Option<bool>,
 }
 
@@ -1049,11 +730,7 @@ pub struct ScalingPolicy {
     pub min: Option<i64>,
     #[serde(rename = "Max", default, skip_serializing_if = "Option::is_none")]
     pub max: Option<i64>,
-    #[serde(
-        rename = "Policy",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Policy", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub policy: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "Enabled", default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -1065,17 +742,9 @@ pub struct ScalingPolicy {
     pub namespace: Option<String>,
     #[serde(rename = "Target", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub target: BTreeMap<String, String>,
-    #[serde(
-        rename = "CreateIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CreateIndex", default, skip_serializing_if = "Option::is_none")]
     pub create_index: Option<u64>,
-    #[serde(
-        rename = "ModifyIndex",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ModifyIndex", default, skip_serializing_if = "Option::is_none")]
     pub modify_index: Option<u64>,
 }
 
@@ -1088,11 +757,7 @@ pub struct Secret {
     pub provider: Option<String>,
     #[serde(rename = "Path", default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(
-        rename = "Config",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Config", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "Env", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -1107,45 +772,25 @@ pub struct Service {
     pub tags: Vec<String>,
     #[serde(rename = "CanaryTags", default, skip_serializing_if = "Vec::is_empty")]
     pub canary_tags: Vec<String>,
-    #[serde(
-        rename = "EnableTagOverride",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EnableTagOverride", default, skip_serializing_if = "Option::is_none")]
     pub enable_tag_override: Option<bool>,
     #[serde(rename = "PortLabel", default, skip_serializing_if = "Option::is_none")]
     pub port_label: Option<String>,
-    #[serde(
-        rename = "AddressMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AddressMode", default, skip_serializing_if = "Option::is_none")]
     pub address_mode: Option<String>,
     #[serde(rename = "Address", default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     #[serde(rename = "Checks", default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<ServiceCheck>,
-    #[serde(
-        rename = "CheckRestart",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CheckRestart", default, skip_serializing_if = "Option::is_none")]
     pub check_restart: Option<CheckRestart>,
     #[serde(rename = "Connect", default, skip_serializing_if = "Option::is_none")]
     pub connect: Option<ConsulConnect>,
     #[serde(rename = "Meta", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub meta: BTreeMap<String, String>,
-    #[serde(
-        rename = "CanaryMeta",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "CanaryMeta", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub canary_meta: BTreeMap<String, String>,
-    #[serde(
-        rename = "TaggedAddresses",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "TaggedAddresses", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tagged_addresses: BTreeMap<String, String>,
     #[serde(rename = "TaskName", default, skip_serializing_if = "Option::is_none")]
     pub task_name: Option<String>,
@@ -1182,11 +827,7 @@ pub struct ServiceCheck {
     pub port_label: Option<String>,
     #[serde(rename = "Expose", default, skip_serializing_if = "Option::is_none")]
     pub expose: Option<bool>,
-    #[serde(
-        rename = "AddressMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AddressMode", default, skip_serializing_if = "Option::is_none")]
     pub address_mode: Option<String>,
     #[serde(rename = "Advertise", default, skip_serializing_if = "Option::is_none")]
     pub advertise: Option<String>,
@@ -1194,67 +835,31 @@ pub struct ServiceCheck {
     pub interval: Option<i64>,
     #[serde(rename = "Timeout", default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
-    #[serde(
-        rename = "InitialStatus",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "InitialStatus", default, skip_serializing_if = "Option::is_none")]
     pub initial_status: Option<String>,
     #[serde(rename = "Notes", default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
-    #[serde(
-        rename = "TLSServerName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TLSServerName", default, skip_serializing_if = "Option::is_none")]
     pub tls_server_name: Option<String>,
-    #[serde(
-        rename = "TLSSkipVerify",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "TLSSkipVerify", default, skip_serializing_if = "Option::is_none")]
     pub tls_skip_verify: Option<bool>,
     #[serde(rename = "Header", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub header: BTreeMap<String, Vec<String>>,
     #[serde(rename = "Method", default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    #[serde(
-        rename = "CheckRestart",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CheckRestart", default, skip_serializing_if = "Option::is_none")]
     pub check_restart: Option<CheckRestart>,
-    #[serde(
-        rename = "GRPCService",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "GRPCService", default, skip_serializing_if = "Option::is_none")]
     pub grpc_service: Option<String>,
-    #[serde(
-        rename = "GRPCUseTLS",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "GRPCUseTLS", default, skip_serializing_if = "Option::is_none")]
     pub grpc_use_tls: Option<bool>,
     #[serde(rename = "TaskName", default, skip_serializing_if = "Option::is_none")]
     pub task_name: Option<String>,
-    #[serde(
-        rename = "SuccessBeforePassing",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "SuccessBeforePassing", default, skip_serializing_if = "Option::is_none")]
     pub success_before_passing: Option<i64>,
-    #[serde(
-        rename = "FailuresBeforeCritical",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "FailuresBeforeCritical", default, skip_serializing_if = "Option::is_none")]
     pub failures_before_critical: Option<i64>,
-    #[serde(
-        rename = "FailuresBeforeWarning",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "FailuresBeforeWarning", default, skip_serializing_if = "Option::is_none")]
     pub failures_before_warning: Option<i64>,
     #[serde(rename = "Body", default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
@@ -1280,11 +885,7 @@ pub struct SidecarTask {
     pub driver: Option<String>,
     #[serde(rename = "User", default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(
-        rename = "Config",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Config", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "Env", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -1292,31 +893,15 @@ pub struct SidecarTask {
     pub resources: Option<Resources>,
     #[serde(rename = "Meta", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub meta: BTreeMap<String, String>,
-    #[serde(
-        rename = "KillTimeout",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "KillTimeout", default, skip_serializing_if = "Option::is_none")]
     pub kill_timeout: Option<i64>,
     #[serde(rename = "LogConfig", default, skip_serializing_if = "Option::is_none")]
     pub log_config: Option<LogConfig>,
-    #[serde(
-        rename = "ShutdownDelay",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ShutdownDelay", default, skip_serializing_if = "Option::is_none")]
     pub shutdown_delay: Option<i64>,
-    #[serde(
-        rename = "KillSignal",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "KillSignal", default, skip_serializing_if = "Option::is_none")]
     pub kill_signal: Option<String>,
-    #[serde(
-        rename = "VolumeMounts",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "VolumeMounts", default, skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
     #[serde(rename = "Identities", default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<WorkloadIdentity>,
@@ -1329,11 +914,7 @@ pub struct Spread {
     pub attribute: Option<String>,
     #[serde(rename = "Weight", default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
-    #[serde(
-        rename = "SpreadTarget",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "SpreadTarget", default, skip_serializing_if = "Vec::is_empty")]
     pub spread_target: Vec<SpreadTarget>,
 }
 
@@ -1357,11 +938,7 @@ pub struct Task {
     pub user: Option<String>,
     #[serde(rename = "Lifecycle", default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<TaskLifecycle>,
-    #[serde(
-        rename = "Config",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
+    #[serde(rename = "Config", default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "Constraints", default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<Constraint>,
@@ -1373,19 +950,11 @@ pub struct Task {
     pub services: Vec<Service>,
     #[serde(rename = "Resources", default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
-    #[serde(
-        rename = "RestartPolicy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RestartPolicy", default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
     #[serde(rename = "Meta", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub meta: BTreeMap<String, String>,
-    #[serde(
-        rename = "KillTimeout",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "KillTimeout", default, skip_serializing_if = "Option::is_none")]
     pub kill_timeout: Option<i64>,
     #[serde(rename = "LogConfig", default, skip_serializing_if = "Option::is_none")]
     pub log_config: Option<LogConfig>,
@@ -1397,45 +966,21 @@ pub struct Task {
     pub consul: Option<Consul>,
     #[serde(rename = "Templates", default, skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<Template>,
-    #[serde(
-        rename = "DispatchPayload",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DispatchPayload", default, skip_serializing_if = "Option::is_none")]
     pub dispatch_payload: Option<DispatchPayloadConfig>,
-    #[serde(
-        rename = "VolumeMounts",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "VolumeMounts", default, skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
-    #[serde(
-        rename = "CSIPluginConfig",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "CSIPluginConfig", default, skip_serializing_if = "Option::is_none")]
     pub csi_plugin_config: Option<TaskCSIPluginConfig>,
     #[serde(rename = "Leader", default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<bool>,
-    #[serde(
-        rename = "ShutdownDelay",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ShutdownDelay", default, skip_serializing_if = "Option::is_none")]
     pub shutdown_delay: Option<i64>,
-    #[serde(
-        rename = "KillSignal",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "KillSignal", default, skip_serializing_if = "Option::is_none")]
     pub kill_signal: Option<String>,
     #[serde(rename = "Kind", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(
-        rename = "ScalingPolicies",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ScalingPolicies", default, skip_serializing_if = "Vec::is_empty")]
     pub scaling_policies: Vec<ScalingPolicy>,
     #[serde(rename = "Secrets", default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<Secret>,
@@ -1452,41 +997,17 @@ pub struct Task {
 /// `api.TaskArtifact` (api/tasks.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskArtifact {
-    #[serde(
-        rename = "GetterSource",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "GetterSource", default, skip_serializing_if = "Option::is_none")]
     pub getter_source: Option<String>,
-    #[serde(
-        rename = "GetterOptions",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "GetterOptions", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub getter_options: BTreeMap<String, String>,
-    #[serde(
-        rename = "GetterHeaders",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "GetterHeaders", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub getter_headers: BTreeMap<String, String>,
-    #[serde(
-        rename = "GetterMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "GetterMode", default, skip_serializing_if = "Option::is_none")]
     pub getter_mode: Option<String>,
-    #[serde(
-        rename = "GetterInsecure",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "GetterInsecure", default, skip_serializing_if = "Option::is_none")]
     pub getter_insecure: Option<bool>,
-    #[serde(
-        rename = "RelativeDest",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RelativeDest", default, skip_serializing_if = "Option::is_none")]
     pub relative_dest: Option<String>,
     #[serde(rename = "Chown", default, skip_serializing_if = "Option::is_none")]
     pub chown: Option<bool>,
@@ -1501,17 +1022,9 @@ pub struct TaskCSIPluginConfig {
     pub type_: Option<String>,
     #[serde(rename = "MountDir", default, skip_serializing_if = "Option::is_none")]
     pub mount_dir: Option<String>,
-    #[serde(
-        rename = "StagePublishBaseDir",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "StagePublishBaseDir", default, skip_serializing_if = "Option::is_none")]
     pub stage_publish_base_dir: Option<String>,
-    #[serde(
-        rename = "HealthTimeout",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "HealthTimeout", default, skip_serializing_if = "Option::is_none")]
     pub health_timeout: Option<i64>,
 }
 
@@ -1530,35 +1043,15 @@ pub struct TaskGroup {
     pub tasks: Vec<Task>,
     #[serde(rename = "Spreads", default, skip_serializing_if = "Vec::is_empty")]
     pub spreads: Vec<Spread>,
-    #[serde(
-        rename = "Volumes",
-        default,
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
+    #[serde(rename = "Volumes", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub volumes: BTreeMap<String, VolumeRequest>,
-    #[serde(
-        rename = "RestartPolicy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RestartPolicy", default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
-    #[serde(
-        rename = "Disconnect",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Disconnect", default, skip_serializing_if = "Option::is_none")]
     pub disconnect: Option<DisconnectStrategy>,
-    #[serde(
-        rename = "ReschedulePolicy",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ReschedulePolicy", default, skip_serializing_if = "Option::is_none")]
     pub reschedule_policy: Option<ReschedulePolicy>,
-    #[serde(
-        rename = "EphemeralDisk",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EphemeralDisk", default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_disk: Option<EphemeralDisk>,
     #[serde(rename = "Update", default, skip_serializing_if = "Option::is_none")]
     pub update: Option<UpdateStrategy>,
@@ -1570,39 +1063,19 @@ pub struct TaskGroup {
     pub meta: BTreeMap<String, String>,
     #[serde(rename = "Services", default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<Service>,
-    #[serde(
-        rename = "ShutdownDelay",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ShutdownDelay", default, skip_serializing_if = "Option::is_none")]
     pub shutdown_delay: Option<i64>,
-    #[serde(
-        rename = "MaxRunDuration",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxRunDuration", default, skip_serializing_if = "Option::is_none")]
     pub max_run_duration: Option<i64>,
-    #[serde(
-        rename = "StopAfterClientDisconnect",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "StopAfterClientDisconnect", default, skip_serializing_if = "Option::is_none")]
     pub stop_after_client_disconnect: Option<i64>,
-    #[serde(
-        rename = "MaxClientDisconnect",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxClientDisconnect", default, skip_serializing_if = "Option::is_none")]
     pub max_client_disconnect: Option<i64>,
     #[serde(rename = "Scaling", default, skip_serializing_if = "Option::is_none")]
     pub scaling: Option<ScalingPolicy>,
     #[serde(rename = "Consul", default, skip_serializing_if = "Option::is_none")]
     pub consul: Option<Consul>,
-    #[serde(
-        rename = "PreventRescheduleOnLost",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "PreventRescheduleOnLost", default, skip_serializing_if = "Option::is_none")]
     pub prevent_reschedule_on_lost: Option<bool>,
 }
 
@@ -1636,37 +1109,17 @@ pub struct TaskScheduleCron {
 /// `api.Template` (api/tasks.go).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Template {
-    #[serde(
-        rename = "SourcePath",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "SourcePath", default, skip_serializing_if = "Option::is_none")]
     pub source_path: Option<String>,
     #[serde(rename = "DestPath", default, skip_serializing_if = "Option::is_none")]
     pub dest_path: Option<String>,
-    #[serde(
-        rename = "EmbeddedTmpl",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EmbeddedTmpl", default, skip_serializing_if = "Option::is_none")]
     pub embedded_tmpl: Option<String>,
-    #[serde(
-        rename = "ChangeMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeMode", default, skip_serializing_if = "Option::is_none")]
     pub change_mode: Option<String>,
-    #[serde(
-        rename = "ChangeScript",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeScript", default, skip_serializing_if = "Option::is_none")]
     pub change_script: Option<ChangeScript>,
-    #[serde(
-        rename = "ChangeSignal",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeSignal", default, skip_serializing_if = "Option::is_none")]
     pub change_signal: Option<String>,
     #[serde(rename = "Once", default, skip_serializing_if = "Option::is_none")]
     pub once: Option<bool>,
@@ -1680,27 +1133,15 @@ pub struct Template {
     pub gid: Option<i64>,
     #[serde(rename = "LeftDelim", default, skip_serializing_if = "Option::is_none")]
     pub left_delim: Option<String>,
-    #[serde(
-        rename = "RightDelim",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "RightDelim", default, skip_serializing_if = "Option::is_none")]
     pub right_delim: Option<String>,
     #[serde(rename = "Envvars", default, skip_serializing_if = "Option::is_none")]
     pub envvars: Option<bool>,
-    #[serde(
-        rename = "VaultGrace",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "VaultGrace", default, skip_serializing_if = "Option::is_none")]
     pub vault_grace: Option<i64>,
     #[serde(rename = "Wait", default, skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitConfig>,
-    #[serde(
-        rename = "ErrMissingKey",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ErrMissingKey", default, skip_serializing_if = "Option::is_none")]
     pub err_missing_key: Option<bool>,
 }
 
@@ -1709,49 +1150,21 @@ pub struct Template {
 pub struct UpdateStrategy {
     #[serde(rename = "Stagger", default, skip_serializing_if = "Option::is_none")]
     pub stagger: Option<i64>,
-    #[serde(
-        rename = "MaxParallel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MaxParallel", default, skip_serializing_if = "Option::is_none")]
     pub max_parallel: Option<i64>,
-    #[serde(
-        rename = "HealthCheck",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "HealthCheck", default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<String>,
-    #[serde(
-        rename = "MinHealthyTime",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MinHealthyTime", default, skip_serializing_if = "Option::is_none")]
     pub min_healthy_time: Option<i64>,
-    #[serde(
-        rename = "HealthyDeadline",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "HealthyDeadline", default, skip_serializing_if = "Option::is_none")]
     pub healthy_deadline: Option<i64>,
-    #[serde(
-        rename = "ProgressDeadline",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ProgressDeadline", default, skip_serializing_if = "Option::is_none")]
     pub progress_deadline: Option<i64>,
     #[serde(rename = "Canary", default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<i64>,
-    #[serde(
-        rename = "AutoRevert",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AutoRevert", default, skip_serializing_if = "Option::is_none")]
     pub auto_revert: Option<bool>,
-    #[serde(
-        rename = "AutoPromote",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AutoPromote", default, skip_serializing_if = "Option::is_none")]
     pub auto_promote: Option<bool>,
 }
 
@@ -1768,29 +1181,13 @@ pub struct Vault {
     pub cluster: Option<String>,
     #[serde(rename = "Env", default, skip_serializing_if = "Option::is_none")]
     pub env: Option<bool>,
-    #[serde(
-        rename = "DisableFile",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "DisableFile", default, skip_serializing_if = "Option::is_none")]
     pub disable_file: Option<bool>,
-    #[serde(
-        rename = "ChangeMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeMode", default, skip_serializing_if = "Option::is_none")]
     pub change_mode: Option<String>,
-    #[serde(
-        rename = "ChangeSignal",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeSignal", default, skip_serializing_if = "Option::is_none")]
     pub change_signal: Option<String>,
-    #[serde(
-        rename = "AllowTokenExpiration",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AllowTokenExpiration", default, skip_serializing_if = "Option::is_none")]
     pub allow_token_expiration: Option<bool>,
 }
 
@@ -1799,25 +1196,13 @@ pub struct Vault {
 pub struct VolumeMount {
     #[serde(rename = "Volume", default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
-    #[serde(
-        rename = "Destination",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "Destination", default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
     #[serde(rename = "ReadOnly", default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
-    #[serde(
-        rename = "PropagationMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "PropagationMode", default, skip_serializing_if = "Option::is_none")]
     pub propagation_mode: Option<String>,
-    #[serde(
-        rename = "SELinuxLabel",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "SELinuxLabel", default, skip_serializing_if = "Option::is_none")]
     pub se_linux_label: Option<String>,
 }
 
@@ -1834,23 +1219,11 @@ pub struct VolumeRequest {
     pub read_only: Option<bool>,
     #[serde(rename = "Sticky", default, skip_serializing_if = "Option::is_none")]
     pub sticky: Option<bool>,
-    #[serde(
-        rename = "AccessMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AccessMode", default, skip_serializing_if = "Option::is_none")]
     pub access_mode: Option<String>,
-    #[serde(
-        rename = "AttachmentMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "AttachmentMode", default, skip_serializing_if = "Option::is_none")]
     pub attachment_mode: Option<String>,
-    #[serde(
-        rename = "MountOptions",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "MountOptions", default, skip_serializing_if = "Option::is_none")]
     pub mount_options: Option<CSIMountOptions>,
     #[serde(rename = "PerAlloc", default, skip_serializing_if = "Option::is_none")]
     pub per_alloc: Option<bool>,
@@ -1872,17 +1245,9 @@ pub struct WorkloadIdentity {
     pub name: Option<String>,
     #[serde(rename = "Audience", default, skip_serializing_if = "Vec::is_empty")]
     pub audience: Vec<String>,
-    #[serde(
-        rename = "ChangeMode",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeMode", default, skip_serializing_if = "Option::is_none")]
     pub change_mode: Option<String>,
-    #[serde(
-        rename = "ChangeSignal",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ChangeSignal", default, skip_serializing_if = "Option::is_none")]
     pub change_signal: Option<String>,
     #[serde(rename = "Env", default, skip_serializing_if = "Option::is_none")]
     pub env: Option<bool>,
@@ -1890,11 +1255,7 @@ pub struct WorkloadIdentity {
     pub file: Option<bool>,
     #[serde(rename = "Filepath", default, skip_serializing_if = "Option::is_none")]
     pub filepath: Option<String>,
-    #[serde(
-        rename = "ServiceName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "ServiceName", default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     #[serde(rename = "TTL", default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
