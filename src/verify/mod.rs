@@ -1,11 +1,369 @@
-//! Verifier: cold-start and warm-latency parity between Knative and Nomad (issue #6).
-//! Placeholder until the verifier lands.
+//! `knative2nomad verify`: benchmark the cold start and warm latency of a Knative Service and of
+//! its Nomad migration, and give a parity verdict a CI pipeline can gate on.
+//!
+//! Flow: cold starts, alternating the platforms sample by sample so drift hits both alike
+//! (cold.rs forces and times them) → warm open-loop load on each (load.rs) → per-metric
+//! non-inferiority tests of Nomad against Knative (stats.rs) → terminal table, JSON, Markdown,
+//! SVG and OpenMetrics reports, optional Pushgateway push (report.rs, plot.rs).
+//! Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 4 could not measure; 2 is clap's usage error.
+//! Methodology and flags: docs/verify.md.
 
+pub mod cold;
+pub mod http1;
+pub mod load;
+pub mod plot;
+pub mod report;
+pub mod stats;
+
+use crate::nomad::client::{NomadArgs, NomadClient};
+use anyhow::{Context, bail};
 use clap::Args;
+use cold::{ColdSample, Forcing, KubeTarget, NomadTarget, Probe, Side};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
+/// Exit code when the run could not measure (as opposed to a FAIL verdict).
+pub const EXIT_ERROR: u8 = 4;
+
+/// Flags of `knative2nomad verify`, boxed so the subcommand enum stays small.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub options: Box<VerifyOptions>,
+}
 
-pub fn run(_args: VerifyArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("verify is not available in this build yet")
+/// The settings behind [`VerifyArgs`].
+#[derive(Debug, Args)]
+pub struct VerifyOptions {
+    /// URL of the Knative Service (what clients call).
+    #[arg(long, value_name = "URL")]
+    pub knative_url: String,
+    /// Host header for Knative requests, when the URL points at the ingress by address.
+    #[arg(long, value_name = "HOST")]
+    pub knative_host: Option<String>,
+    /// The Knative Service as NAMESPACE/NAME: enables watch-based cold starts through the
+    /// Kubernetes API (kubeconfig as for kubectl). Without it: idle waits (slow).
+    #[arg(long, value_name = "NS/NAME")]
+    pub knative_service: Option<String>,
+    /// kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// Without kube access: idle time after which Knative has scaled the revision to zero
+    /// (stable window 60s + scale-to-zero grace 30s by default).
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = humantime::parse_duration)]
+    pub knative_idle_wait: Duration,
+    /// URL of the migrated service on Nomad (e.g. through Traefik).
+    #[arg(long, value_name = "URL")]
+    pub nomad_url: String,
+    /// Host header for Nomad requests.
+    #[arg(long, value_name = "HOST")]
+    pub nomad_host: Option<String>,
+    /// Nomad job ID: enables scale-based cold starts through the API.
+    #[arg(long, value_name = "JOB")]
+    pub nomad_job: Option<String>,
+    /// Task group to scale (default: the job ID).
+    #[arg(long, value_name = "GROUP")]
+    pub nomad_group: Option<String>,
+    /// Without --nomad-job: idle time after which something else (e.g. Sablier) scaled to zero.
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = humantime::parse_duration)]
+    pub nomad_idle_wait: Duration,
+    #[command(flatten)]
+    pub nomad: NomadArgs,
+    /// Cold starts per platform.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub cold_starts: usize,
+    /// Warm load duration per platform (0 skips warm latency).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub warm_duration: Duration,
+    /// Warm load rate, requests per second (open loop: sent on schedule, whatever the latency).
+    #[arg(long, default_value_t = 100.0, value_name = "RPS")]
+    pub warm_rate: f64,
+    /// Connections (one thread each) for warm load.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub warm_connections: usize,
+    /// Relative tolerance: 0.1 lets Nomad be 10% slower than Knative.
+    #[arg(long, value_name = "FRACTION")]
+    pub tolerance: Option<f64>,
+    /// Absolute tolerance, e.g. 50ms; with --tolerance the larger allowance applies.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub tolerance_abs: Option<Duration>,
+    /// Also fail when Nomad is faster than the tolerance (two-sided equivalence test).
+    #[arg(long)]
+    pub equivalence: bool,
+    /// Confidence level of the bootstrap intervals.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
+    pub confidence: f64,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub resamples: usize,
+    /// Seed of the bootstrap's random numbers (same seed and samples → same report).
+    #[arg(long, default_value_t = 1, value_name = "SEED")]
+    pub seed: u64,
+    /// A response is correct only if its body contains this.
+    #[arg(long, value_name = "TEXT")]
+    pub expect_body: Option<String>,
+    /// Response header that names the serving instance (e.g. a pod or alloc name): a cold start
+    /// served by an instance seen before is discarded.
+    #[arg(long, value_name = "NAME")]
+    pub instance_header: Option<String>,
+    /// Give up on one cold start after this long.
+    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub cold_timeout: Duration,
+    /// Give up on scaling to zero after this long.
+    #[arg(long, default_value = "300s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub scale_timeout: Duration,
+    /// Write verify.json, verify.md, verify.svg and verify.prom here.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Push the metrics to a Prometheus Pushgateway, e.g. http://pgw:9091/metrics/job/k2n.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
+}
+
+/// Run `verify`: the verdict's exit code, or EXIT_ERROR after printing why nothing was decided.
+pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    match run_inner(&args.options) {
+        Ok(verdict) => Ok(ExitCode::from(verdict.exit_code())),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn check_args(args: &VerifyOptions) -> anyhow::Result<stats::TestSettings> {
+    if !(0.5..1.0).contains(&args.confidence) {
+        bail!("--confidence must be in [0.5, 1), got {}", args.confidence);
+    }
+    if args.tolerance.is_some_and(|t| t.is_nan() || t < 0.0) {
+        bail!("--tolerance must be a non-negative fraction");
+    }
+    if args.warm_duration > Duration::ZERO && (args.warm_rate.is_nan() || args.warm_rate <= 0.0) {
+        bail!("--warm-rate must be positive");
+    }
+    let tolerance = stats::Tolerance {
+        // Neither given: 10 % is the documented default.
+        rel: args
+            .tolerance
+            .or(args.tolerance_abs.is_none().then_some(0.1)),
+        abs_ms: args.tolerance_abs.map(|d| d.as_secs_f64() * 1e3),
+    };
+    Ok(stats::TestSettings {
+        tolerance,
+        level: args.confidence,
+        resamples: args.resamples.max(100),
+        equivalence: args.equivalence,
+    })
+}
+
+fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
+    let settings = check_args(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let (mut knative, mut nomad) = runtime.block_on(build_sides(args))?;
+    let progress = progress_bar(2 * args.cold_starts as u64);
+
+    // Cold starts, alternating which platform goes first in each round.
+    let cold = runtime.block_on(async {
+        let mut samples: Vec<ColdSample> = Vec::new();
+        let mut failures_in_a_row = [0usize; 2];
+        for round in 0..args.cold_starts {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for which in order {
+                let side = if which == 0 { &mut knative } else { &mut nomad };
+                progress.set_message(format!("cold start {} on {}", round + 1, side.name));
+                let sample = match side.cold_sample(round).await {
+                    Ok(s) => {
+                        failures_in_a_row[which] = 0;
+                        s
+                    }
+                    Err(e) => {
+                        failures_in_a_row[which] += 1;
+                        if failures_in_a_row[which] >= 3 {
+                            return Err(e.context(format!(
+                                "three cold starts in a row failed on {}",
+                                side.name
+                            )));
+                        }
+                        side.failed(round, &e)
+                    }
+                };
+                if let Some(why) = &sample.discarded {
+                    let line = format!(
+                        "discarded {} cold start {}: {why}",
+                        sample.platform,
+                        round + 1
+                    );
+                    // A hidden bar drops println, and a CI log is where this matters most.
+                    if progress.is_hidden() {
+                        eprintln!("{line}");
+                    } else {
+                        progress.println(line);
+                    }
+                }
+                samples.push(sample);
+                progress.inc(1);
+            }
+        }
+        anyhow::Ok(samples)
+    })?;
+    progress.finish_and_clear();
+    for side in ["knative", "nomad"] {
+        let mine: Vec<&ColdSample> = cold.iter().filter(|c| c.platform == side).collect();
+        if !mine.is_empty() && mine.iter().all(|c| !c.valid) {
+            // Nothing measured is "could not measure" (exit 4), not a verdict.
+            bail!(
+                "no valid cold start on {side}; first problem: {}",
+                mine[0].discarded.as_deref().unwrap_or("unknown")
+            );
+        }
+    }
+
+    // Warm latency, one platform after the other (each gets the machine to itself).
+    let mut warm = Vec::new();
+    if args.warm_duration > Duration::ZERO {
+        for side in [&mut knative, &mut nomad] {
+            runtime
+                .block_on(side.ensure_up())
+                .with_context(|| format!("bringing {} up for warm load", side.name))?;
+            let host = if side.name == "knative" {
+                args.knative_host.as_deref()
+            } else {
+                args.nomad_host.as_deref()
+            };
+            let target = http1::Target::parse(&side.probe.url, host)?;
+            // A few requests first so connection set-up and lazy init stay out of the figures.
+            let _ = load::closed_loop(&target, 1, load::Stop::Requests(20));
+            let cfg = load::OpenLoop {
+                rate: args.warm_rate,
+                duration: args.warm_duration,
+                connections: args.warm_connections,
+                record_raw: true,
+            };
+            let total = (cfg.rate * cfg.duration.as_secs_f64()).round() as u64;
+            let bar = progress_bar(total);
+            bar.set_message(format!("warm load on {}", side.name));
+            let result = load::open_loop(&target, &cfg, &|| bar.inc(1))
+                .with_context(|| format!("warm load on {}", side.name))?;
+            bar.finish_and_clear();
+            side.touched();
+            warm.push((side.name, result));
+        }
+    }
+
+    let report = report::Report::build(args, &settings, cold, warm);
+    print!("{}", report.terminal_table());
+    if let Some(dir) = &args.report_dir {
+        report.write_all(dir)?;
+        eprintln!("reports written to {}", dir.display());
+    }
+    if let Some(url) = &args.pushgateway {
+        runtime
+            .block_on(report::push(url, &report.openmetrics(false)))
+            .with_context(|| format!("pushing metrics to {url}"))?;
+    }
+    Ok(report.verdict)
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal (CI logs, tests).
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+async fn build_sides(args: &VerifyOptions) -> anyhow::Result<(Side, Side)> {
+    let knative_probe = Probe::new(
+        &args.knative_url,
+        args.knative_host.clone(),
+        args.expect_body.clone(),
+        args.instance_header.clone(),
+    )?;
+    let nomad_probe = Probe::new(
+        &args.nomad_url,
+        args.nomad_host.clone(),
+        args.expect_body.clone(),
+        args.instance_header.clone(),
+    )?;
+    let knative_forcing = match &args.knative_service {
+        Some(svc) => {
+            let (namespace, service) = svc
+                .split_once('/')
+                .with_context(|| format!("--knative-service wants NAMESPACE/NAME, got {svc:?}"))?;
+            let options = kube::config::KubeConfigOptions {
+                context: args.context.clone(),
+                ..Default::default()
+            };
+            let config = match kube::Config::from_kubeconfig(&options).await {
+                Ok(c) => c,
+                Err(_) if args.context.is_none() => kube::Config::infer()
+                    .await
+                    .context("finding Kubernetes credentials (kubeconfig or in-cluster)")?,
+                Err(e) => return Err(e).context("reading the kubeconfig"),
+            };
+            let client =
+                kube::Client::try_from(config).context("building the Kubernetes client")?;
+            Forcing::Kube(KubeTarget {
+                client,
+                namespace: namespace.to_string(),
+                service: service.to_string(),
+            })
+        }
+        None => {
+            eprintln!(
+                "note: no --knative-service: each Knative cold start waits {} of idle time \
+                 (slow; with kube access the verifier watches the pods instead)",
+                humantime::format_duration(args.knative_idle_wait)
+            );
+            Forcing::Idle(args.knative_idle_wait)
+        }
+    };
+    let nomad_forcing = match &args.nomad_job {
+        Some(job) => {
+            let client = NomadClient::new(args.nomad.settings())
+                .map_err(anyhow::Error::from)
+                .context("configuring the Nomad client")?;
+            let namespace = client.namespace_for(None);
+            Forcing::Nomad(NomadTarget {
+                client,
+                namespace,
+                job: job.clone(),
+                group: args.nomad_group.clone().unwrap_or_else(|| job.clone()),
+            })
+        }
+        None => {
+            eprintln!(
+                "note: no --nomad-job: each Nomad cold start waits {} of idle time (slow)",
+                humantime::format_duration(args.nomad_idle_wait)
+            );
+            Forcing::Idle(args.nomad_idle_wait)
+        }
+    };
+    Ok((
+        Side::new(
+            "knative",
+            knative_probe,
+            knative_forcing,
+            args.cold_timeout,
+            args.scale_timeout,
+        ),
+        Side::new(
+            "nomad",
+            nomad_probe,
+            nomad_forcing,
+            args.cold_timeout,
+            args.scale_timeout,
+        ),
+    ))
 }

@@ -1,0 +1,555 @@
+//! The verify report: what was measured, the per-metric comparisons and the verdict, rendered as
+//! a terminal table, JSON (with every raw sample), Markdown, OpenMetrics text and an SVG picture
+//! (plot.rs); plus the optional push of the metrics to a Prometheus Pushgateway.
+//!
+//! Only rendering lives here; the measuring is in cold.rs / load.rs and the tests in stats.rs.
+
+use super::VerifyOptions;
+use super::cold::ColdSample;
+use super::load::LoadResult;
+use super::stats::{self, Comparison, SplitMix64, TestSettings, Tolerance, Verdict};
+use anyhow::Context;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Quantiles judged for cold starts and warm latency (each only with enough samples).
+const COLD_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+const WARM_QUANTILES: [f64; 4] = [0.5, 0.9, 0.99, 0.999];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub knative_url: String,
+    pub nomad_url: String,
+    pub cold_starts: usize,
+    pub warm_duration_s: f64,
+    pub warm_rate: f64,
+    pub warm_connections: usize,
+    pub tolerance: Tolerance,
+    pub confidence: f64,
+    pub resamples: usize,
+    pub seed: u64,
+    pub equivalence: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WarmSummary {
+    pub platform: &'static str,
+    pub requested: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub achieved_rate: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    /// Every successful latency, ms, measured from the intended send time.
+    pub raw_ms: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: String,
+    pub settings: Settings,
+    /// Every cold-start attempt, valid or discarded, in the order taken.
+    pub cold_samples: Vec<ColdSample>,
+    pub warm: Vec<WarmSummary>,
+    pub comparisons: Vec<Comparison>,
+    pub verdict: Verdict,
+    pub exit_code: u8,
+}
+
+impl Report {
+    pub fn build(
+        args: &VerifyOptions,
+        s: &TestSettings,
+        cold_samples: Vec<ColdSample>,
+        warm: Vec<(&'static str, LoadResult)>,
+    ) -> Report {
+        let settings = Settings {
+            knative_url: args.knative_url.clone(),
+            nomad_url: args.nomad_url.clone(),
+            cold_starts: args.cold_starts,
+            warm_duration_s: args.warm_duration.as_secs_f64(),
+            warm_rate: args.warm_rate,
+            warm_connections: args.warm_connections,
+            tolerance: s.tolerance,
+            confidence: s.level,
+            resamples: s.resamples,
+            seed: args.seed,
+            equivalence: s.equivalence,
+        };
+        let warm: Vec<WarmSummary> = warm
+            .into_iter()
+            .map(|(platform, r)| WarmSummary {
+                platform,
+                requested: r.requested,
+                ok: r.ok,
+                errors: r.errors,
+                achieved_rate: r.achieved_rate(),
+                p50_ms: r.quantile_ms(0.5),
+                p90_ms: r.quantile_ms(0.9),
+                p99_ms: r.quantile_ms(0.99),
+                p999_ms: r.quantile_ms(0.999),
+                max_ms: r.histogram.max() as f64 / 1e6,
+                raw_ms: r.raw_ms,
+            })
+            .collect();
+        let comparisons = compare_all(&settings, s, &cold_samples, &warm);
+        let verdict = stats::overall(&comparisons);
+        Report {
+            tool: format!("knative2nomad {}", env!("CARGO_PKG_VERSION")),
+            settings,
+            cold_samples,
+            warm,
+            comparisons,
+            verdict,
+            exit_code: verdict.exit_code(),
+        }
+    }
+
+    /// Valid cold-start times of one platform, ms.
+    pub fn cold_ms(&self, platform: &str) -> Vec<f64> {
+        valid_cold(&self.cold_samples, platform)
+    }
+
+    fn discarded(&self, platform: &str) -> usize {
+        self.cold_samples
+            .iter()
+            .filter(|c| c.platform == platform && !c.valid)
+            .count()
+    }
+
+    /// The human summary printed on stdout.
+    pub fn terminal_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<14} {:>26} {:>26} {:>22}  verdict",
+            "metric", "knative ms [CI]", "nomad ms [CI]", "nomad/knative [CI]"
+        );
+        for c in &self.comparisons {
+            let _ = writeln!(
+                out,
+                "{:<14} {:>26} {:>26} {:>22}  {}",
+                c.metric,
+                ci_text(c.knative.as_ref(), 2),
+                ci_text(c.nomad.as_ref(), 2),
+                ci_text(c.ratio.as_ref(), 3),
+                c.verdict.as_str()
+            );
+            if c.verdict != Verdict::Pass {
+                let _ = writeln!(out, "{:<14} ({})", "", c.reason);
+            }
+        }
+        for p in ["knative", "nomad"] {
+            let _ = writeln!(
+                out,
+                "cold starts {p}: {} valid, {} discarded",
+                self.cold_ms(p).len(),
+                self.discarded(p)
+            );
+        }
+        for w in &self.warm {
+            let _ = writeln!(
+                out,
+                "warm {}: {}/{} ok, {} errors, {:.1} req/s achieved, p50 {:.3} p90 {:.3} p99 {:.3} p99.9 {:.3} ms",
+                w.platform,
+                w.ok,
+                w.requested,
+                w.errors,
+                w.achieved_rate,
+                w.p50_ms,
+                w.p90_ms,
+                w.p99_ms,
+                w.p999_ms
+            );
+        }
+        let _ = writeln!(
+            out,
+            "VERDICT: {} (exit {})",
+            self.verdict.as_str(),
+            self.exit_code
+        );
+        out
+    }
+
+    pub fn json(&self) -> anyhow::Result<String> {
+        serde_json::to_string_pretty(self).context("serialising the report")
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let s = &self.settings;
+        let _ = writeln!(out, "# Cold-start parity: {}\n", self.verdict.as_str());
+        let _ = writeln!(
+            out,
+            "Knative `{}` vs Nomad `{}`; {} cold starts per platform requested; warm load {} req/s for {} s; \
+             tolerance {}; {}% bootstrap intervals ({} resamples, seed {}){}.\n",
+            s.knative_url,
+            s.nomad_url,
+            s.cold_starts,
+            s.warm_rate,
+            s.warm_duration_s,
+            tolerance_text(&s.tolerance),
+            s.confidence * 100.0,
+            s.resamples,
+            s.seed,
+            if s.equivalence {
+                ", equivalence test"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "| metric | Knative ms [CI] | Nomad ms [CI] | Nomad/Knative [CI] | verdict | note |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for c in &self.comparisons {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                c.metric,
+                ci_text(c.knative.as_ref(), 2),
+                ci_text(c.nomad.as_ref(), 2),
+                ci_text(c.ratio.as_ref(), 3),
+                c.verdict.as_str(),
+                c.reason
+            );
+        }
+        let _ = writeln!(out, "\n## Cold starts\n");
+        let _ = writeln!(
+            out,
+            "| platform | valid | discarded | median scheduled ms | median started ms | median healthy ms | median total ms |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for p in ["knative", "nomad"] {
+            let valid: Vec<&ColdSample> = self
+                .cold_samples
+                .iter()
+                .filter(|c| c.platform == p && c.valid)
+                .collect();
+            let med = |f: &dyn Fn(&ColdSample) -> Option<f64>| {
+                let v: Vec<f64> = valid.iter().filter_map(|c| f(c)).collect();
+                if v.is_empty() {
+                    "–".to_string()
+                } else {
+                    format!("{:.1}", stats::quantile(&v, 0.5))
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {p} | {} | {} | {} | {} | {} | {} |",
+                valid.len(),
+                self.discarded(p),
+                med(&|c| c.scheduled_ms),
+                med(&|c| c.started_ms),
+                med(&|c| c.healthy_ms),
+                med(&|c| Some(c.total_ms)),
+            );
+        }
+        for c in self.cold_samples.iter().filter(|c| !c.valid) {
+            let _ = writeln!(
+                out,
+                "\n- discarded {} round {}: {}",
+                c.platform,
+                c.round + 1,
+                c.discarded.as_deref().unwrap_or("")
+            );
+        }
+        if !self.warm.is_empty() {
+            let _ = writeln!(out, "\n## Warm latency (open loop)\n");
+            let _ = writeln!(
+                out,
+                "| platform | requested | ok | errors | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |"
+            );
+            let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
+            for w in &self.warm {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                    w.platform,
+                    w.requested,
+                    w.ok,
+                    w.errors,
+                    w.achieved_rate,
+                    w.p50_ms,
+                    w.p90_ms,
+                    w.p99_ms,
+                    w.p999_ms,
+                    w.max_ms
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nExit code {} ({}). Raw samples: verify.json; picture: verify.svg.",
+            self.exit_code,
+            self.verdict.as_str()
+        );
+        out
+    }
+
+    /// Metrics as OpenMetrics text (`openmetrics = true`, ends with `# EOF`) or as the
+    /// Prometheus text format 0.0.4 that a Pushgateway accepts (no UNIT lines, no EOF).
+    pub fn openmetrics(&self, openmetrics: bool) -> String {
+        let mut out = String::new();
+        let family = |out: &mut String, name: &str, help: &str, unit: Option<&str>| {
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            if openmetrics && let Some(u) = unit {
+                let _ = writeln!(out, "# UNIT {name} {u}");
+            }
+            let _ = writeln!(out, "# HELP {name} {help}");
+        };
+        family(
+            &mut out,
+            "k2n_verify_cold_start_seconds",
+            "Cold-start time quantile (scale-up or request to first correct response).",
+            Some("seconds"),
+        );
+        for p in ["knative", "nomad"] {
+            let v = self.cold_ms(p);
+            if v.is_empty() {
+                continue;
+            }
+            for q in COLD_QUANTILES {
+                let _ = writeln!(
+                    out,
+                    "k2n_verify_cold_start_seconds{{platform=\"{p}\",quantile=\"{q}\"}} {}",
+                    stats::quantile(&v, q) / 1e3
+                );
+            }
+        }
+        family(
+            &mut out,
+            "k2n_verify_cold_starts",
+            "Cold-start attempts by outcome.",
+            None,
+        );
+        for p in ["knative", "nomad"] {
+            let _ = writeln!(
+                out,
+                "k2n_verify_cold_starts{{platform=\"{p}\",outcome=\"valid\"}} {}",
+                self.cold_ms(p).len()
+            );
+            let _ = writeln!(
+                out,
+                "k2n_verify_cold_starts{{platform=\"{p}\",outcome=\"discarded\"}} {}",
+                self.discarded(p)
+            );
+        }
+        if !self.warm.is_empty() {
+            family(
+                &mut out,
+                "k2n_verify_warm_latency_seconds",
+                "Warm latency quantile under open-loop load, from the intended send time.",
+                Some("seconds"),
+            );
+            for w in &self.warm {
+                for (q, v) in [
+                    (0.5, w.p50_ms),
+                    (0.9, w.p90_ms),
+                    (0.99, w.p99_ms),
+                    (0.999, w.p999_ms),
+                ] {
+                    let _ = writeln!(
+                        out,
+                        "k2n_verify_warm_latency_seconds{{platform=\"{}\",quantile=\"{q}\"}} {}",
+                        w.platform,
+                        v / 1e3
+                    );
+                }
+            }
+            family(
+                &mut out,
+                "k2n_verify_warm_requests",
+                "Warm requests by outcome.",
+                None,
+            );
+            for w in &self.warm {
+                let _ = writeln!(
+                    out,
+                    "k2n_verify_warm_requests{{platform=\"{}\",outcome=\"ok\"}} {}",
+                    w.platform, w.ok
+                );
+                let _ = writeln!(
+                    out,
+                    "k2n_verify_warm_requests{{platform=\"{}\",outcome=\"error\"}} {}",
+                    w.platform, w.errors
+                );
+            }
+            family(
+                &mut out,
+                "k2n_verify_warm_achieved_rate",
+                "Achieved warm request rate, requests per second.",
+                None,
+            );
+            for w in &self.warm {
+                let _ = writeln!(
+                    out,
+                    "k2n_verify_warm_achieved_rate{{platform=\"{}\"}} {}",
+                    w.platform, w.achieved_rate
+                );
+            }
+        }
+        family(
+            &mut out,
+            "k2n_verify_ratio",
+            "Nomad/Knative ratio of a metric (point estimate).",
+            None,
+        );
+        for c in &self.comparisons {
+            if let Some(r) = c.ratio {
+                let _ = writeln!(
+                    out,
+                    "k2n_verify_ratio{{metric=\"{}\"}} {}",
+                    c.metric.replace(' ', "_"),
+                    r.estimate
+                );
+            }
+        }
+        family(
+            &mut out,
+            "k2n_verify_verdict",
+            "Verdict as its exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE.",
+            None,
+        );
+        for c in &self.comparisons {
+            let _ = writeln!(
+                out,
+                "k2n_verify_verdict{{metric=\"{}\"}} {}",
+                c.metric.replace(' ', "_"),
+                c.verdict.exit_code()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "k2n_verify_verdict{{metric=\"overall\"}} {}",
+            self.exit_code
+        );
+        if openmetrics {
+            out.push_str("# EOF\n");
+        }
+        out
+    }
+
+    /// Write verify.json, verify.md, verify.svg and verify.prom into `dir`.
+    pub fn write_all(&self, dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+        };
+        write("verify.json", &self.json()?)?;
+        write("verify.md", &self.markdown())?;
+        write("verify.svg", &super::plot::svg(self)?)?;
+        write("verify.prom", &self.openmetrics(true))?;
+        Ok(())
+    }
+}
+
+fn valid_cold(samples: &[ColdSample], platform: &str) -> Vec<f64> {
+    samples
+        .iter()
+        .filter(|c| c.platform == platform && c.valid)
+        .map(|c| c.total_ms)
+        .collect()
+}
+
+fn compare_all(
+    settings: &Settings,
+    s: &TestSettings,
+    cold: &[ColdSample],
+    warm: &[WarmSummary],
+) -> Vec<Comparison> {
+    let mut rng = SplitMix64::new(settings.seed);
+    let mut out = Vec::new();
+    let (k, n) = (valid_cold(cold, "knative"), valid_cold(cold, "nomad"));
+    for q in COLD_QUANTILES {
+        // A tail quantile is judged only when the run was sized for it; the median always is,
+        // so a run with too few samples ends INCONCLUSIVE rather than silently passing.
+        if q == 0.5 || settings.cold_starts >= stats::min_samples(q) {
+            out.push(stats::compare(
+                &format!("cold {}", q_name(q)),
+                &k,
+                &n,
+                q,
+                s,
+                &mut rng,
+            ));
+        }
+    }
+    let (Some(kw), Some(nw)) = (
+        warm.iter().find(|w| w.platform == "knative"),
+        warm.iter().find(|w| w.platform == "nomad"),
+    ) else {
+        return out;
+    };
+    let expected = (settings.warm_rate * settings.warm_duration_s) as usize;
+    for q in WARM_QUANTILES {
+        if q == 0.5 || expected >= stats::min_samples(q) {
+            out.push(stats::compare(
+                &format!("warm {}", q_name(q)),
+                &kw.raw_ms,
+                &nw.raw_ms,
+                q,
+                s,
+                &mut rng,
+            ));
+        }
+    }
+    out
+}
+
+fn q_name(q: f64) -> String {
+    format!("p{}", (q * 1000.0).round() / 10.0)
+}
+
+fn ci_text(ci: Option<&stats::Ci>, digits: usize) -> String {
+    match ci {
+        Some(c) => format!(
+            "{:.d$} [{:.d$}, {:.d$}]",
+            c.estimate,
+            c.lo,
+            c.hi,
+            d = digits
+        ),
+        None => "n/a".to_string(),
+    }
+}
+
+fn tolerance_text(t: &Tolerance) -> String {
+    match (t.rel, t.abs_ms) {
+        (Some(r), Some(a)) => format!("+{:.1}% or +{a} ms, whichever is larger", r * 100.0),
+        (Some(r), None) => format!("+{:.1}%", r * 100.0),
+        (None, Some(a)) => format!("+{a} ms"),
+        (None, None) => "none".to_string(),
+    }
+}
+
+/// PUT the metrics text to a Pushgateway URL (`.../metrics/job/<job>[/<label>/<value>]`).
+pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
+    crate::nomad::client::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    let resp = client
+        .put(url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .body(text.to_string())
+        .send()
+        .await
+        .context("sending")?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body = resp.text().await.unwrap_or_default();
+        anyhow::bail!("the Pushgateway answered {status}: {}", body.trim());
+    }
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! Statistics for the verdict: quantiles, seeded bootstrap confidence intervals, and the
+//! non-inferiority / equivalence test of Nomad against Knative under a tolerance.
+//!
+//! The test, per metric (a quantile of cold-start time or warm latency): the *allowed* value for
+//! Nomad is `max(k × (1 + rel), k + abs)` where `k` is Knative's quantile (either tolerance may be
+//! absent). The statistic is `m = nomad_q / allowed(knative_q)`; its percentile-bootstrap
+//! confidence interval (both sides resampled independently, `level` two-sided) decides:
+//! upper bound ≤ 1 → PASS (Nomad is no worse than the tolerance allows, with that confidence);
+//! lower bound > 1 → FAIL; otherwise INCONCLUSIVE, i.e. more samples are needed. Equivalence mode
+//! also applies the test the other way round (Nomad must not be *faster* beyond the tolerance).
+//! A quantile q is only judged with at least `max(5, ⌈1 / (1 − q)⌉)` samples per side, so p99
+//! needs 100. The random numbers come from a seeded SplitMix64, so a report can be reproduced.
+
+use serde::Serialize;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for resampling indices.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> SplitMix64 {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 53 bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform index in 0..n (Lemire's multiply-shift; the bias is negligible for our n).
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// Standard normal (Box–Muller), for tests and simulations.
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64(); // (0, 1], so ln is finite
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// Quantile by linear interpolation between order statistics (Hyndman–Fan type 7, the default
+/// of R and NumPy). `sorted` must be sorted ascending and non-empty.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let h = (sorted.len() - 1) as f64 * q.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Quantile of an unsorted sample (copies and sorts).
+pub fn quantile(samples: &[f64], q: f64) -> f64 {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    quantile_sorted(&v, q)
+}
+
+/// Quantile of `buf` in place using selection (O(n)); the buffer order is destroyed.
+fn quantile_select(buf: &mut [f64], q: f64) -> f64 {
+    let h = (buf.len() - 1) as f64 * q.clamp(0.0, 1.0);
+    let lo = h.floor() as usize;
+    let (_, lo_v, right) = buf.select_nth_unstable_by(lo, f64::total_cmp);
+    let lo_v = *lo_v;
+    let hi_v = right.iter().copied().fold(f64::INFINITY, f64::min);
+    if right.is_empty() {
+        lo_v
+    } else {
+        lo_v + (h - lo as f64) * (hi_v - lo_v)
+    }
+}
+
+/// Smallest sample count per side at which quantile `q` is judged.
+pub fn min_samples(q: f64) -> usize {
+    // The small subtraction keeps 1 / (1 − 0.9) = 10.000000000000002 from rounding up to 11.
+    let tail = (1.0 / (1.0 - q.min(0.999_999)) - 1e-9).ceil() as usize;
+    tail.max(5)
+}
+
+/// A point estimate with a confidence interval.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Ci {
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Percentile-bootstrap CI of quantile `q` of one sample.
+pub fn bootstrap_quantile_ci(
+    samples: &[f64],
+    q: f64,
+    level: f64,
+    resamples: usize,
+    rng: &mut SplitMix64,
+) -> Ci {
+    let estimate = quantile(samples, q);
+    if samples.len() < 2 {
+        return Ci {
+            estimate,
+            lo: estimate,
+            hi: estimate,
+        };
+    }
+    let mut stats = Vec::with_capacity(resamples);
+    let mut buf = vec![0.0; samples.len()];
+    for _ in 0..resamples {
+        resample_into(samples, &mut buf, rng);
+        stats.push(quantile_select(&mut buf, q));
+    }
+    interval(estimate, stats, level)
+}
+
+fn resample_into(samples: &[f64], buf: &mut [f64], rng: &mut SplitMix64) {
+    for slot in buf.iter_mut() {
+        *slot = samples[rng.below(samples.len())];
+    }
+}
+
+fn interval(estimate: f64, mut stats: Vec<f64>, level: f64) -> Ci {
+    stats.retain(|v| v.is_finite());
+    stats.sort_by(f64::total_cmp);
+    let alpha = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
+    Ci {
+        estimate,
+        lo: quantile_sorted(&stats, alpha),
+        hi: quantile_sorted(&stats, 1.0 - alpha),
+    }
+}
+
+/// How much worse Nomad may be.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Tolerance {
+    /// Relative: 0.1 allows Nomad 10 % slower.
+    pub rel: Option<f64>,
+    /// Absolute, in milliseconds.
+    pub abs_ms: Option<f64>,
+}
+
+impl Tolerance {
+    /// The largest value Nomad may show when Knative shows `k`.
+    pub fn allowed(&self, k: f64) -> f64 {
+        let rel = self.rel.map(|r| k * (1.0 + r));
+        let abs = self.abs_ms.map(|a| k + a);
+        match (rel, abs) {
+            (Some(r), Some(a)) => r.max(a),
+            (Some(r), None) => r,
+            (None, Some(a)) => a,
+            (None, None) => k,
+        }
+    }
+}
+
+/// Outcome of one metric, and of the whole run (the worst metric wins: FAIL > INCONCLUSIVE > PASS).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Pass,
+    Inconclusive,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Fail => "FAIL",
+        }
+    }
+
+    /// The documented exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE (2 is clap's usage error).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Inconclusive => 3,
+        }
+    }
+}
+
+/// Settings shared by every comparison.
+#[derive(Debug, Clone, Copy)]
+pub struct TestSettings {
+    pub tolerance: Tolerance,
+    pub level: f64,
+    pub resamples: usize,
+    pub equivalence: bool,
+}
+
+/// One metric compared between the platforms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub metric: String,
+    pub quantile: f64,
+    pub knative_n: usize,
+    pub nomad_n: usize,
+    /// Knative's quantile in ms, with CI (None when not enough samples).
+    pub knative: Option<Ci>,
+    pub nomad: Option<Ci>,
+    /// nomad_q / knative_q.
+    pub ratio: Option<Ci>,
+    /// nomad_q / allowed(knative_q): the tested statistic (≤ 1 is within tolerance).
+    pub margin: Option<Ci>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// Compare quantile `q` of two samples (milliseconds) under the settings.
+pub fn compare(
+    metric: &str,
+    knative: &[f64],
+    nomad: &[f64],
+    q: f64,
+    s: &TestSettings,
+    rng: &mut SplitMix64,
+) -> Comparison {
+    let need = min_samples(q);
+    let mut out = Comparison {
+        metric: metric.to_string(),
+        quantile: q,
+        knative_n: knative.len(),
+        nomad_n: nomad.len(),
+        knative: None,
+        nomad: None,
+        ratio: None,
+        margin: None,
+        verdict: Verdict::Inconclusive,
+        reason: String::new(),
+    };
+    if knative.len() < need || nomad.len() < need {
+        out.reason = format!(
+            "needs at least {need} samples per side (have {} Knative, {} Nomad)",
+            knative.len(),
+            nomad.len()
+        );
+        return out;
+    }
+    // Keep the cost bounded for big warm samples: about 2·10⁷ resampled values in total.
+    let work = knative.len() + nomad.len();
+    let resamples = s.resamples.min((20_000_000 / work).max(200));
+    let (kq, nq) = (quantile(knative, q), quantile(nomad, q));
+    let mut kb = vec![0.0; knative.len()];
+    let mut nb = vec![0.0; nomad.len()];
+    let (mut ks, mut ns) = (Vec::new(), Vec::new());
+    let (mut ratios, mut margins, mut reverse) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..resamples {
+        resample_into(knative, &mut kb, rng);
+        resample_into(nomad, &mut nb, rng);
+        let (k, n) = (quantile_select(&mut kb, q), quantile_select(&mut nb, q));
+        ks.push(k);
+        ns.push(n);
+        ratios.push(n / k);
+        margins.push(n / s.tolerance.allowed(k));
+        reverse.push(k / s.tolerance.allowed(n));
+    }
+    let margin = interval(nq / s.tolerance.allowed(kq), margins, s.level);
+    let reverse = interval(kq / s.tolerance.allowed(nq), reverse, s.level);
+    out.knative = Some(interval(kq, ks, s.level));
+    out.nomad = Some(interval(nq, ns, s.level));
+    out.ratio = Some(interval(nq / kq, ratios, s.level));
+    out.margin = Some(margin);
+    let pct = s.level * 100.0;
+    (out.verdict, out.reason) = if margin.lo > 1.0 {
+        (
+            Verdict::Fail,
+            format!("Nomad slower than allowed ({pct}% CI of nomad/allowed above 1)"),
+        )
+    } else if s.equivalence && reverse.lo > 1.0 {
+        (
+            Verdict::Fail,
+            format!("Nomad faster than the equivalence margin ({pct}% CI)"),
+        )
+    } else if margin.hi <= 1.0 && (!s.equivalence || reverse.hi <= 1.0) {
+        (
+            Verdict::Pass,
+            format!("within tolerance ({pct}% CI of nomad/allowed at most 1)"),
+        )
+    } else {
+        (
+            Verdict::Inconclusive,
+            format!("{pct}% CI straddles the tolerance; more samples needed"),
+        )
+    };
+    out
+}
+
+/// The worst verdict of a run; no gated metric at all is INCONCLUSIVE.
+pub fn overall(comparisons: &[Comparison]) -> Verdict {
+    comparisons
+        .iter()
+        .map(|c| c.verdict)
+        .max()
+        .unwrap_or(Verdict::Inconclusive)
+}
