@@ -30,8 +30,8 @@ fn main() -> ExitCode {
 }
 
 fn print_findings(batch: &Batch, format: MessageFormat) {
-    let stderr = std::io::stderr();
-    let mut err = stderr.lock();
+    // Buffered: a batch prints tens of thousands of lines, and stderr is unbuffered.
+    let mut err = std::io::BufWriter::new(std::io::stderr().lock());
     let mut all: Vec<&Finding> = batch.all_findings().collect();
     all.sort_by(|a, b| {
         (
@@ -58,6 +58,7 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
             }
         };
     }
+    let _ = err.flush();
 }
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
@@ -106,8 +107,7 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut failed = batch.failed(&opts);
     match &args.output {
         None => {
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut first = true;
             for s in &batch.services {
                 let Some(text) = migrate::render_service(s, args.format, args.annotate) else {
@@ -119,6 +119,7 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
                 first = false;
                 out.write_all(text.as_bytes())?;
             }
+            out.flush()?;
         }
         Some(dir) => {
             let report =
