@@ -214,7 +214,7 @@ fn json_expr(v: &Value) -> Expression {
                 .unwrap_or(Expression::Null),
             _ => Expression::Null,
         },
-        Value::String(s) => Expression::String(s.clone()),
+        Value::String(s) => string_expr(s),
         Value::Array(items) => Expression::Array(items.iter().map(json_expr).collect()),
         Value::Object(o) => Expression::Object(
             o.iter()
@@ -222,13 +222,40 @@ fn json_expr(v: &Value) -> Expression {
                     let key = if is_identifier(k) {
                         ObjectKey::Identifier(ident(k))
                     } else {
-                        ObjectKey::Expression(Expression::String(k.clone()))
+                        ObjectKey::Expression(string_expr(k))
                     };
                     (key, json_expr(v))
                 })
                 .collect(),
         ),
     }
+}
+
+/// A string literal. hcl-rs 0.20 escapes `${` and `%{` itself, but misses a marker right after
+/// a `$` or `%` (`$${$${` came back as `$${${`, `$%{` as an interpolation), so a string holding
+/// a marker is quoted here and written verbatim.
+fn string_expr(s: &str) -> Expression {
+    if !s.contains("${") && !s.contains("%{") {
+        return Expression::String(s.to_string());
+    }
+    let mut quoted = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                quoted.push(c);
+                quoted.push(c);
+            }
+            '\\' => quoted.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            c if (c as u32) < 0x20 => quoted.push_str(&format!("\\u{:04X}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    Expression::TemplateExpr(Box::new(hcl::TemplateExpr::QuotedString(quoted)))
 }
 
 fn ident(s: &str) -> Identifier {
@@ -683,6 +710,42 @@ mod tests {
         assert!(out.contains("    check { # first block\n"));
         // Comments do not change what the file says.
         assert_eq!(hcl::parse(&out).unwrap(), hcl::parse(text).unwrap());
+    }
+
+    /// Found by the fuzz target: a template marker right after `$` or `%` lost its escape.
+    #[test]
+    fn template_markers_round_trip() {
+        let values = [
+            "$${$${",
+            "${",
+            "$${",
+            "%{",
+            "%%{",
+            "$%{x}",
+            "%${x}",
+            "$$$${",
+            "a\\b\"c\n\t\r\u{1}${x}",
+            "é☃𝄞 ${",
+            "$(HOME) %{ if }",
+        ];
+        let env: Map<String, Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("V{i}"), Value::String(v.to_string())))
+            .collect();
+        let mut meta = Map::new();
+        meta.insert("k${x}%{y}$${z}".to_string(), Value::String("v".to_string()));
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "ID": "a", "Name": "a", "Meta": meta,
+            "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "docker", "Env": env}]}]
+        }))
+        .unwrap();
+        let text = render_job(&job);
+        assert_eq!(
+            parse_job(&text).unwrap(),
+            serde_json::to_value(&job).unwrap(),
+            "{text}"
+        );
     }
 
     #[test]
