@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Batch benchmark (BENCHMARKS.md): 10,000 generated one-Service files converted to HCL files,
-# next to serde_yaml alone parsing the same files (the floor). Three rounds; prints each round.
+# Batch benchmark (BENCHMARKS.md): COUNT generated one-Service files converted to HCL job files
+# (-o DIR), and converted without writing (HCL to /dev/null), next to serde_yaml alone parsing
+# the same files (the floor). `sync` before each timing so the previous round's writeback does
+# not land on the next one. Prints one line per measurement and round.
 # Usage: bench/batch.sh [COUNT] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,12 +12,18 @@ cargo build --release --quiet --bin knative2nomad --example gen_corpus --example
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target/release/examples/gen_corpus "$work/corpus" "$count" 2>/dev/null
+bin=target/release/knative2nomad
+measure() { # label, command...
+  local label=$1; shift
+  sync
+  /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>&1 || true
+  read -r secs user sys rss_kb < "$work/time"
+  echo "$label: ${secs}s wall ($(awk "BEGIN{printf \"%.0f\", $count/$secs}") services/s), cpu ${user}u+${sys}s, peak RSS $((rss_kb / 1024)) MiB"
+}
 for round in $(seq 1 "$rounds"); do
+  echo "round $round: floor $(target/release/examples/parse_floor "$work/corpus")"
   rm -rf "$work/out"
-  floor=$(target/release/examples/parse_floor "$work/corpus")
-  /usr/bin/time -f "%e %M" -o "$work/time" \
-    target/release/knative2nomad convert "$work/corpus" -o "$work/out" 2>/dev/null >/dev/null || true
-  read -r secs rss_kb < "$work/time"
-  written=$(find "$work/out" -name '*.nomad.hcl' | wc -l)
-  echo "round $round: convert $count services -> $written files in ${secs}s ($(awk "BEGIN{printf \"%.0f\", $count/$secs}") services/s), peak RSS $((rss_kb / 1024)) MiB; floor: $floor"
+  measure "round $round: convert -o (writes files)" "$bin" convert "$work/corpus" -o "$work/out"
+  echo "round $round: files written: $(find "$work/out" -name '*.nomad.hcl' | wc -l)"
+  measure "round $round: convert to stdout (no files)" "$bin" convert "$work/corpus"
 done
