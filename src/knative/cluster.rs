@@ -367,9 +367,9 @@ pub enum ImportError {
         source: std::io::Error,
     },
     #[error(
-        "the watch of pods labelled {REVISION_LABEL}={revision} in namespace \"{namespace}\" ended before they were gone"
+        "the watch of pods labelled {selector} in namespace \"{namespace}\" ended before they were gone"
     )]
-    WatchEnded { namespace: String, revision: String },
+    WatchEnded { namespace: String, selector: String },
 }
 
 /// Installs rustls' ring provider once per process. reqwest and kube both need a process-wide
@@ -1128,8 +1128,20 @@ pub async fn wait_for_zero_pods_on(
     namespace: &str,
     revision: &str,
 ) -> Result<(), ImportError> {
+    let selector = format!("{REVISION_LABEL}={revision}");
+    wait_for_zero_pods_selected(client, origin, namespace, &selector).await
+}
+
+/// Watches the pods matching a label selector (e.g. `serving.knative.dev/service=hello`, as the
+/// verifier uses for every revision of a Service) until none is left.
+pub async fn wait_for_zero_pods_selected(
+    client: Client,
+    origin: &ClusterOrigin,
+    namespace: &str,
+    selector: &str,
+) -> Result<(), ImportError> {
     let pods: Api<Pod> = Api::namespaced(client, namespace);
-    let config = watcher::Config::default().labels(&format!("{REVISION_LABEL}={revision}"));
+    let config = watcher::Config::default().labels(selector);
     let list_action = ApiAction {
         verb: "list",
         resource: "pods",
@@ -1166,7 +1178,7 @@ pub async fn wait_for_zero_pods_on(
         let Some(event) = event else {
             return Err(ImportError::WatchEnded {
                 namespace: namespace.to_string(),
-                revision: revision.to_string(),
+                selector: selector.to_string(),
             });
         };
         match event {

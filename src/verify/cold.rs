@@ -501,48 +501,29 @@ fn pod_selector(k: &KubeTarget) -> String {
     format!("serving.knative.dev/service={}", k.service)
 }
 
-/// Watch the Service's pods until there are none (terminating pods still count).
+/// Watch the Service's pods until there are none, with the cluster import's pod watch.
 async fn kube_wait_no_pods(k: &KubeTarget, timeout: Duration) -> anyhow::Result<()> {
-    use futures_util::StreamExt;
-    use k8s_openapi::api::core::v1::Pod;
-    use kube::runtime::watcher;
-    let api: kube::Api<Pod> = kube::Api::namespaced(k.client.clone(), &k.namespace);
-    let config = watcher::Config::default().labels(&pod_selector(k));
-    let mut stream = std::pin::pin!(watcher::watcher(api, config));
-    let mut pods: HashSet<String> = HashSet::new();
-    let mut init: HashSet<String> = HashSet::new();
-    let mut listed = false;
-    let wait = async {
-        while let Some(event) = stream.next().await {
-            match event.context("watching Knative pods")? {
-                watcher::Event::Init => init.clear(),
-                watcher::Event::InitApply(p) => {
-                    init.insert(p.metadata.name.unwrap_or_default());
-                }
-                watcher::Event::InitDone => {
-                    pods = std::mem::take(&mut init);
-                    listed = true;
-                }
-                watcher::Event::Apply(p) => {
-                    pods.insert(p.metadata.name.unwrap_or_default());
-                }
-                watcher::Event::Delete(p) => {
-                    pods.remove(&p.metadata.name.unwrap_or_default());
-                }
-            }
-            if listed && pods.is_empty() {
-                return Ok(());
-            }
-        }
-        bail!("the pod watch ended")
+    let origin = crate::knative::cluster::ClusterOrigin {
+        server_url: String::new(),
+        context: None,
     };
-    tokio::time::timeout(timeout, wait).await.with_context(|| {
-        format!(
-            "pods of Knative Service {}/{} still present after {timeout:?} \
-             (is scale to zero enabled? see docs/verify.md)",
-            k.namespace, k.service
-        )
-    })?
+    let selector = pod_selector(k);
+    let wait = crate::knative::cluster::wait_for_zero_pods_selected(
+        k.client.clone(),
+        &origin,
+        &k.namespace,
+        &selector,
+    );
+    tokio::time::timeout(timeout, wait)
+        .await
+        .with_context(|| {
+            format!(
+                "pods of Knative Service {}/{} still present after {timeout:?} \
+                 (is scale to zero enabled? see docs/verify.md)",
+                k.namespace, k.service
+            )
+        })?
+        .map_err(|e| anyhow::anyhow!("watching Knative pods: {e}"))
 }
 
 /// After the first response: the pod that now exists is the new one (there were none before).
