@@ -433,6 +433,8 @@ async fn same_start_up_delay_on_both_sides_passes_and_writes_every_report() {
     .await;
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("VERDICT: PASS (exit 0)"), "{stdout}");
+    // The group is put back at the count it had before the measurement.
+    assert!(stderr.contains("to count 1"), "{stderr}");
 
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("verify.json")).unwrap())

@@ -353,9 +353,24 @@ fn now_nanos() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
+/// The group's desired count now, to restore it after measuring.
+pub async fn desired_count(t: &NomadTarget) -> anyhow::Result<i64> {
+    let status = t
+        .client
+        .scale_status(&t.namespace, &t.job)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let group = status
+        .value
+        .task_groups
+        .get(&t.group)
+        .with_context(|| format!("job {} has no group {}", t.job, t.group))?;
+    Ok(group.desired as i64)
+}
+
 /// Scale to `count`, waiting out an active deployment (Nomad refuses to scale during one, and a
 /// deployment stays active for the group's min_healthy_time after a scale-up).
-async fn scale_retrying(t: &NomadTarget, count: i64, timeout: Duration) -> anyhow::Result<()> {
+pub async fn scale_retrying(t: &NomadTarget, count: i64, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     let mut index = 0u64;
     loop {

@@ -167,6 +167,33 @@ fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
         .build()
         .context("starting the tokio runtime")?;
     let (mut knative, mut nomad) = runtime.block_on(build_sides(args))?;
+    // Scaling to zero and back changes the group's count; put it back as found, whatever
+    // happens during the measurement.
+    let original_count = match &nomad.forcing {
+        Forcing::Nomad(t) => runtime.block_on(cold::desired_count(t)).ok(),
+        _ => None,
+    };
+    let result = measure(args, &settings, &runtime, &mut knative, &mut nomad);
+    if let (Some(count), Forcing::Nomad(t)) = (original_count, &nomad.forcing) {
+        match runtime.block_on(cold::scale_retrying(t, count, nomad.scale_timeout)) {
+            Ok(()) => eprintln!("restored {} group {} to count {count}", t.job, t.group),
+            Err(e) => eprintln!(
+                "warning: could not restore {} group {} to count {count}: {e:#}",
+                t.job, t.group
+            ),
+        }
+    }
+    result
+}
+
+/// Cold starts (alternating platforms), warm load, statistics and reports.
+fn measure(
+    args: &VerifyOptions,
+    settings: &stats::TestSettings,
+    runtime: &tokio::runtime::Runtime,
+    knative: &mut Side,
+    nomad: &mut Side,
+) -> anyhow::Result<stats::Verdict> {
     let progress = progress_bar(2 * args.cold_starts as u64);
 
     // Cold starts, alternating which platform goes first in each round.
@@ -176,7 +203,11 @@ fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
         for round in 0..args.cold_starts {
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for which in order {
-                let side = if which == 0 { &mut knative } else { &mut nomad };
+                let side: &mut Side = if which == 0 {
+                    &mut *knative
+                } else {
+                    &mut *nomad
+                };
                 progress.set_message(format!("cold start {} on {}", round + 1, side.name));
                 let sample = match side.cold_sample(round).await {
                     Ok(s) => {
@@ -228,7 +259,7 @@ fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
     // Warm latency, one platform after the other (each gets the machine to itself).
     let mut warm = Vec::new();
     if args.warm_duration > Duration::ZERO {
-        for side in [&mut knative, &mut nomad] {
+        for side in [&mut *knative, &mut *nomad] {
             runtime
                 .block_on(side.ensure_up())
                 .with_context(|| format!("bringing {} up for warm load", side.name))?;
@@ -257,7 +288,7 @@ fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
         }
     }
 
-    let report = report::Report::build(args, &settings, cold, warm);
+    let report = report::Report::build(args, settings, cold, warm);
     print!("{}", report.terminal_table());
     if let Some(dir) = &args.report_dir {
         report.write_all(dir)?;
