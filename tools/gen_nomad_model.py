@@ -3,7 +3,8 @@
 
 The typed Nomad model mirrors api.Job field for field, so it is generated from the
 same field list that the validator and the HCL renderer read. Run it again after
-updating the field list:  python3 tools/gen_nomad_model.py > src/nomad/model.rs
+updating the field list:
+    python3 tools/gen_nomad_model.py > src/nomad/model.rs && cargo fmt
 """
 import json
 import re
