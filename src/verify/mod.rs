@@ -332,19 +332,15 @@ async fn build_sides(args: &VerifyOptions) -> anyhow::Result<(Side, Side)> {
             let (namespace, service) = svc
                 .split_once('/')
                 .with_context(|| format!("--knative-service wants NAMESPACE/NAME, got {svc:?}"))?;
-            let options = kube::config::KubeConfigOptions {
+            // The same kubeconfig handling as `convert --from-cluster`.
+            let cluster_args = crate::knative::cluster::ClusterArgs {
                 context: args.context.clone(),
                 ..Default::default()
             };
-            let config = match kube::Config::from_kubeconfig(&options).await {
-                Ok(c) => c,
-                Err(_) if args.context.is_none() => kube::Config::infer()
-                    .await
-                    .context("finding Kubernetes credentials (kubeconfig or in-cluster)")?,
-                Err(e) => return Err(e).context("reading the kubeconfig"),
-            };
-            let client =
-                kube::Client::try_from(config).context("building the Kubernetes client")?;
+            let client = crate::knative::cluster::connect(&cluster_args)
+                .await
+                .context("connecting to the Kubernetes cluster")?
+                .client;
             Forcing::Kube(KubeTarget {
                 client,
                 namespace: namespace.to_string(),
