@@ -19,8 +19,7 @@ use crate::knative::model::KnativeService;
 use crate::nomad::model::{Job, NetworkResource, Port, Service, TaskGroup, UpdateStrategy};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Nanoseconds in a second, for Nomad's duration fields.
-pub const SECOND: i64 = 1_000_000_000;
+pub use crate::nomad::SECOND;
 
 /// The result of converting one Service.
 #[derive(Debug, Clone)]
@@ -172,10 +171,7 @@ fn parse_typed(ctx: &mut Ctx<'_>) -> Option<KnativeService> {
                 }
                 None => (value_error.to_string(), None),
             };
-            let message = match message.rfind(" at line ") {
-                Some(i) => message[..i].to_string(),
-                None => message,
-            };
+            let message = crate::knative::load::strip_location(&message);
             let (path, detail) = match message.split_once(": ") {
                 Some((p, d)) if !p.contains(' ') => (p.to_string(), d.to_string()),
                 _ => (String::new(), message.clone()),

@@ -125,10 +125,6 @@ impl Quantity {
         self.scaled_ceil(1, 1)
     }
 
-    pub fn is_zero(self) -> bool {
-        self.numerator == 0
-    }
-
     /// Exact comparison.
     pub fn cmp_exact(self, other: Quantity) -> Option<std::cmp::Ordering> {
         let a = self.numerator.checked_mul(other.denominator)?;

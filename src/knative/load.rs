@@ -5,7 +5,7 @@
 //! serde_yaml is used only here, so that it could be swapped for another YAML crate.
 
 use crate::findings::{Finding, Location};
-use crate::knative::locate::{LocationIndex, Position, child_index};
+use crate::knative::locate::{LocationIndex, child_index};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -349,7 +349,7 @@ fn yaml11_octal_modes(value: &mut serde_yaml::Value) {
 }
 
 /// serde_yaml appends " at line L column C"; the location is reported separately.
-fn strip_location(message: &str) -> String {
+pub(crate) fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
@@ -550,11 +550,6 @@ fn scalar_string(v: &serde_yaml::Value) -> Option<String> {
         serde_yaml::Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
-}
-
-/// Position of an object's start, for messages about the object as a whole.
-pub fn object_start(doc: &Document) -> Position {
-    doc.locations.position(&doc.base_path)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use hcl::expr::{Expression, ObjectKey};
 use hcl::{Attribute, Block, BlockLabel, Body, Identifier, Structure};
 use serde_json::{Map, Value};
 
-const SECOND: i64 = 1_000_000_000;
+use super::SECOND;
 
 /// Renders a job as an HCL2 job file.
 pub fn render_job(job: &Job) -> String {

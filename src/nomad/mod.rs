@@ -6,3 +6,6 @@ pub mod hcl;
 pub mod model;
 pub mod schema;
 pub mod validate;
+
+/// Nanoseconds in a second: Nomad's API durations are nanoseconds.
+pub const SECOND: i64 = 1_000_000_000;

@@ -10,7 +10,7 @@ use super::schema::{FieldType, schema};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 
-const SECOND: i64 = 1_000_000_000;
+use super::SECOND;
 
 /// Keys in a job's API JSON that are not fields of Nomad's API structs (or docker options).
 pub fn unknown_keys(job: &Value) -> Vec<String> {
@@ -583,53 +583,40 @@ fn validate_task(
     errs
 }
 
+/// Reads a job file into its API JSON: `{"Job": ...}` or a bare job, or an HCL2 job file.
+fn read_job_value(path: &std::path::Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    if !is_json {
+        return super::hcl::parse_job(&text);
+    }
+    let mut v: Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "invalid JSON at line {} column {}: {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
+    Ok(match v.get_mut("Job").map(Value::take) {
+        Some(job) => job,
+        None => v,
+    })
+}
+
 /// Reads a job file (API JSON or HCL2) into the typed job, for sending it to a cluster.
 pub fn read_job_file(path: &std::path::Path) -> Result<Job, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let value = if path.extension().is_some_and(|e| e == "json")
-        || text.trim_start().starts_with('{')
-    {
-        let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("invalid JSON: {e}"))?;
-        match v.get_mut("Job").map(Value::take) {
-            Some(job) => job,
-            None => v,
-        }
-    } else {
-        super::hcl::parse_job(&text)?
-    };
+    let value = read_job_value(path)?;
     serde_json::from_value(value).map_err(|e| format!("wrong type: {e}"))
 }
 
 /// Validates one job file: API JSON (`{"Job": ...}` or a bare job) or an HCL2 job file.
 /// Returns the problems found; an unreadable or unparsable file is one problem.
 pub fn validate_file(path: &std::path::Path) -> Vec<String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => return vec![format!("cannot read: {e}")],
-    };
-    let is_json =
-        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
-    let value = if is_json {
-        match serde_json::from_str::<Value>(&text) {
-            Ok(mut v) => match v.get_mut("Job").map(Value::take) {
-                Some(job) => job,
-                None => v,
-            },
-            Err(e) => {
-                return vec![format!(
-                    "invalid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                )];
-            }
-        }
-    } else {
-        match super::hcl::parse_job(&text) {
-            Ok(v) => v,
-            Err(e) => return vec![e],
-        }
-    };
-    validate_value(&value)
+    match read_job_value(path) {
+        Ok(value) => validate_value(&value),
+        Err(problem) => vec![problem],
+    }
 }
 
 /// Unknown keys, type errors and register-time rules of a job's API JSON.
