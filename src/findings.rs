@@ -118,8 +118,12 @@ pub fn lookup(code: &str) -> Option<&'static CodeInfo> {
 
 /// Whether these findings should fail the run: any error, or under `strict` any warning whose
 /// code is not allowed.
-pub fn fails(findings: &[Finding], strict: bool, allow: &[String]) -> bool {
-    findings.iter().any(|f| {
+pub fn fails<'a>(
+    findings: impl IntoIterator<Item = &'a Finding>,
+    strict: bool,
+    allow: &[String],
+) -> bool {
+    findings.into_iter().any(|f| {
         f.severity == Severity::Error
             || (strict
                 && f.severity == Severity::Warning

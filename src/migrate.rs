@@ -8,7 +8,7 @@ use crate::config::{ConvertOptions, OutputFormat};
 use crate::convert::{Converted, convert_service};
 use crate::findings::{Finding, Location, Severity};
 use crate::knative::load::{self, Document, DocumentKind, Input, Resources};
-use crate::nomad::hcl::render_job;
+use crate::nomad::hcl::render_job_into;
 use crate::nomad::model::Job;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -82,8 +82,7 @@ impl Batch {
     }
 
     pub fn failed(&self, opts: &ConvertOptions) -> bool {
-        let all: Vec<Finding> = self.all_findings().cloned().collect();
-        crate::findings::fails(&all, opts.strict, &opts.allow)
+        crate::findings::fails(self.all_findings(), opts.strict, &opts.allow)
     }
 }
 
@@ -143,11 +142,12 @@ pub fn run_inputs_with(
     };
     // Pass 1: ConfigMaps and Secrets from every input, so a Service resolves references to
     // objects in any file. Only inputs that can hold one are parsed here.
+    let may_hold_resource = |text: &str| text.contains("ConfigMap") || text.contains("Secret");
     let resources_found: Vec<Vec<(Document, DocumentKind)>> = inputs
         .par_iter()
-        .filter(|i| i.text.contains("ConfigMap") || i.text.contains("Secret"))
+        .filter(|i| may_hold_resource(&i.text))
         .map(|input| {
-            load::split_documents(input)
+            load::split_documents_where(input, may_hold_resource)
                 .0
                 .into_iter()
                 .filter_map(|doc| {
@@ -317,10 +317,13 @@ pub fn render_service(s: &ServiceOutcome, format: OutputFormat, annotate: bool) 
 /// Renders a job in the chosen format.
 pub fn render(job: &Job, source: &str, format: OutputFormat) -> String {
     match format {
-        OutputFormat::Hcl => format!(
-            "{GENERATED_MARKER} from {source}. Edit the Knative Service and convert again.\n{}",
-            render_job(job)
-        ),
+        OutputFormat::Hcl => {
+            let mut text = format!(
+                "{GENERATED_MARKER} from {source}. Edit the Knative Service and convert again.\n"
+            );
+            render_job_into(&mut text, job);
+            text
+        }
         OutputFormat::Json => {
             let wrapped = serde_json::json!({ "Job": job });
             let mut text = serde_json::to_string_pretty(&wrapped).unwrap_or_default();

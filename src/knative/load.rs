@@ -193,10 +193,19 @@ fn too_large(location: Location) -> Finding {
 /// Splits an input into its documents. A document that does not parse yields a finding; the
 /// other documents of the same file are still returned.
 pub fn split_documents(input: &Input) -> (Vec<Document>, Vec<Finding>) {
+    split_documents_where(input, |_| true)
+}
+
+/// [`split_documents`], parsing only the documents whose text `wanted` accepts: a cheap text
+/// test spares the YAML parse of documents a pass does not need.
+pub fn split_documents_where(
+    input: &Input,
+    wanted: impl Fn(&str) -> bool,
+) -> (Vec<Document>, Vec<Finding>) {
     let mut documents = Vec::new();
     let mut errors = Vec::new();
     for chunk in document_chunks(&input.text) {
-        if chunk.text.trim().is_empty() {
+        if chunk.text.trim().is_empty() || !wanted(chunk.text) {
             continue;
         }
         let value: serde_yaml::Value = match serde_yaml::from_str(chunk.text) {
@@ -371,7 +380,8 @@ fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
     for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_marker = |m: &str| {
-            bare == m || bare.starts_with(&format!("{m} ")) || bare.starts_with(&format!("{m}\t"))
+            bare.strip_prefix(m)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
         };
         if is_marker("---") || is_marker("...") {
             chunks.push(Chunk {

@@ -5,7 +5,31 @@
 //! YAML (what Kubernetes manifests use). It is deliberately forgiving: a path it cannot place (flow
 //! collections, exotic layouts) falls back to its nearest placed ancestor, never to an error.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FxHash (rustc's hasher): paths are short, trusted and looked up often, so a multiply-rotate
+/// hash beats SipHash's flooding protection here several times over.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// 1-based line and column in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -17,7 +41,7 @@ pub struct Position {
 /// Positions of the paths of one YAML document.
 #[derive(Debug, Clone, Default)]
 pub struct LocationIndex {
-    positions: HashMap<String, Position>,
+    positions: HashMap<String, Position, BuildHasherDefault<FxHasher>>,
     start: Position,
 }
 
@@ -29,7 +53,13 @@ pub fn child_key(path: &str, key: &str) -> String {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     match (path.is_empty(), plain) {
         (true, true) => key.to_string(),
-        (false, true) => format!("{path}.{key}"),
+        (false, true) => {
+            let mut out = String::with_capacity(path.len() + 1 + key.len());
+            out.push_str(path);
+            out.push('.');
+            out.push_str(key);
+            out
+        }
         (_, false) => format!("{path}[{key:?}]"),
     }
 }
@@ -51,7 +81,7 @@ impl LocationIndex {
     /// Indexes `text`, whose first line is line `first_line` of the file.
     pub fn build(text: &str, first_line: usize) -> LocationIndex {
         let mut index = LocationIndex {
-            positions: HashMap::new(),
+            positions: HashMap::default(),
             start: Position {
                 line: first_line,
                 column: 1,
@@ -130,7 +160,7 @@ impl LocationIndex {
                 };
                 let item_path = child_index(&frame.path, frame.next_index);
                 frame.next_index += 1;
-                index.record(&item_path, line_no, col);
+                index.record(item_path.clone(), line_no, col);
                 let rest = content[1..].trim_start_matches(' ');
                 let rest_col = col + (content.len() - rest.len());
                 if rest.is_empty() {
@@ -171,11 +201,14 @@ impl LocationIndex {
                 continue;
             };
             let path = child_key(&frame.path, &key);
-            index.record(&path, line_no, col);
             let value = strip_comment(value).trim();
             if value.is_empty() || value.starts_with('&') && !value.contains(' ') {
+                index.record(path.clone(), line_no, col);
                 pending = Some((path, col));
-            } else if value.starts_with('|')
+                continue;
+            }
+            index.record(path, line_no, col);
+            if value.starts_with('|')
                 || value.starts_with('>')
                 || ((value.starts_with('[') || value.starts_with('{')) && !balanced(value))
             {
@@ -186,8 +219,8 @@ impl LocationIndex {
         index
     }
 
-    fn record(&mut self, path: &str, line: usize, column: usize) {
-        self.positions.entry(path.to_string()).or_insert(Position {
+    fn record(&mut self, path: String, line: usize, column: usize) {
+        self.positions.entry(path).or_insert(Position {
             line,
             column: column + 1,
         });
@@ -246,11 +279,11 @@ fn parent(path: &str) -> Option<&str> {
 }
 
 /// Splits `key: value` (the key may be quoted); None when the line is not a mapping entry.
-fn split_key(content: &str) -> Option<(String, &str)> {
+fn split_key(content: &str) -> Option<(Cow<'_, str>, &str)> {
     let (key, rest) =
         if let Some(quote) = content.chars().next().filter(|c| *c == '"' || *c == '\'') {
             let end = content[1..].find(quote)? + 1;
-            (content[1..end].to_string(), &content[end + 1..])
+            (Cow::Borrowed(&content[1..end]), &content[end + 1..])
         } else {
             if content.starts_with(['[', '{', '|', '>', '!', '&', '*', '#']) {
                 return None;
@@ -264,7 +297,7 @@ fn split_key(content: &str) -> Option<(String, &str)> {
                 }
             }
             let i = split?;
-            (content[..i].trim_end().to_string(), &content[i..])
+            (Cow::Borrowed(content[..i].trim_end()), &content[i..])
         };
     let rest = rest.trim_start();
     let value = rest.strip_prefix(':')?;
