@@ -39,6 +39,8 @@ pub struct Keep {
     pub jobs: bool,
     /// Render each job in this format (with `--annotate` comments when `.1`).
     pub rendered: Option<(OutputFormat, bool)>,
+    /// Drop each job's text once it has been emitted (written or printed as the batch goes).
+    pub emitted_text_dropped: bool,
 }
 
 impl Default for Keep {
@@ -46,13 +48,14 @@ impl Default for Keep {
         Keep {
             jobs: true,
             rendered: None,
+            emitted_text_dropped: false,
         }
     }
 }
 
 impl ServiceOutcome {
     pub fn job(&self) -> Option<&Job> {
-        self.converted.job.as_ref()
+        self.converted.job.as_deref()
     }
     /// Output file path relative to the output directory.
     pub fn output_path(&self, format: OutputFormat) -> PathBuf {
@@ -98,6 +101,18 @@ pub fn run_with(
     keep: Keep,
     progress: &ProgressBar,
 ) -> Batch {
+    run_emitting(paths, opts, keep, progress, &mut |_| {})
+}
+
+/// [`run_with`], handing Services to `emit` as they are converted (see
+/// [`run_inputs_emitting`]).
+pub fn run_emitting(
+    paths: &[PathBuf],
+    opts: &ConvertOptions,
+    keep: Keep,
+    progress: &ProgressBar,
+    emit: &mut dyn FnMut(&[ServiceOutcome]),
+) -> Batch {
     let files = match load::expand_paths(paths) {
         Ok(files) => files,
         Err(f) => {
@@ -118,7 +133,7 @@ pub fn run_with(
             Err(f) => unreadable.push(f),
         }
     }
-    let mut batch = run_inputs_with(inputs, opts, keep, progress);
+    let mut batch = run_inputs_emitting(inputs, opts, keep, progress, emit);
     batch.files_read = files.len();
     batch.other_findings.splice(0..0, unreadable);
     batch
@@ -135,6 +150,22 @@ pub fn run_inputs_with(
     opts: &ConvertOptions,
     keep: Keep,
     progress: &ProgressBar,
+) -> Batch {
+    run_inputs_emitting(inputs, opts, keep, progress, &mut |_| {})
+}
+
+/// Inputs per step of pass 2. Services are handed to `emit` a step at a time and their job
+/// text is dropped after, so a batch's memory does not grow with the text of every job.
+const STEP_INPUTS: usize = 256;
+
+/// [`run_inputs_with`], handing each step's Services (in input order, duplicates already
+/// marked) to `emit` as soon as they are converted; their rendered text is dropped after.
+pub fn run_inputs_emitting(
+    inputs: Vec<Input>,
+    opts: &ConvertOptions,
+    keep: Keep,
+    progress: &ProgressBar,
+    emit: &mut dyn FnMut(&[ServiceOutcome]),
 ) -> Batch {
     let mut batch = Batch {
         files_read: inputs.len(),
@@ -165,16 +196,51 @@ pub fn run_inputs_with(
     drop(resources_found);
     progress.set_length(inputs.len() as u64);
     // Pass 2: each input split and converted on its own, so a batch holds one input's
-    // documents per thread rather than every document at once.
-    let per_input: Vec<(Vec<ServiceOutcome>, Vec<Finding>)> = inputs
-        .par_iter()
+    // documents per thread rather than every document at once; a step of inputs at a time, so
+    // that job texts are emitted and dropped as the batch goes.
+    let mut services = Vec::new();
+    let mut seen = HashMap::new();
+    for step in inputs.chunks(STEP_INPUTS) {
+        let per_input = convert_step(step, &resources, opts, keep, progress);
+        let first_new = services.len();
+        for (s, f) in per_input {
+            services.extend(s);
+            batch.other_findings.extend(f);
+        }
+        mark_duplicates(&mut services, first_new, &mut seen);
+        emit(&services[first_new..]);
+        if keep.emitted_text_dropped {
+            for s in &mut services[first_new..] {
+                s.rendered = None;
+            }
+        }
+    }
+    progress.finish_and_clear();
+    for input in inputs {
+        batch
+            .sources
+            .insert(input.name.clone(), Arc::from(input.text));
+    }
+    batch.services = services;
+    batch
+}
+
+/// Converts one step of inputs in parallel.
+fn convert_step(
+    step: &[Input],
+    resources: &Resources,
+    opts: &ConvertOptions,
+    keep: Keep,
+    progress: &ProgressBar,
+) -> Vec<(Vec<ServiceOutcome>, Vec<Finding>)> {
+    step.par_iter()
         .map(|input| {
             let (docs, mut findings) = load::split_documents(input);
             let mut services = Vec::new();
             for doc in &docs {
                 match load::classify(doc) {
                     DocumentKind::KnativeService => {
-                        let converted = convert_service(doc, &resources, opts);
+                        let converted = convert_service(doc, resources, opts);
                         let nomad_namespace = converted
                             .job
                             .as_ref()
@@ -207,20 +273,7 @@ pub fn run_inputs_with(
             progress.inc(1);
             (services, findings)
         })
-        .collect();
-    progress.finish_and_clear();
-    let mut services = Vec::new();
-    for (s, f) in per_input {
-        services.extend(s);
-        batch.other_findings.extend(f);
-    }
-    for input in inputs {
-        batch
-            .sources
-            .insert(input.name.clone(), Arc::from(input.text));
-    }
-    batch.services = mark_duplicates(services);
-    batch
+        .collect()
 }
 
 fn unconverted_kind(doc: &Document, kind: DocumentKind) -> Finding {
@@ -249,12 +302,16 @@ fn unconverted_kind(doc: &Document, kind: DocumentKind) -> Finding {
     )
 }
 
+/// Where a job ID (namespace, job, output directory) was first produced.
+type Seen = HashMap<(String, String, PathBuf), usize>;
+
 /// The same job ID twice in one namespace and output directory. Within one file the later
 /// document wins, as with `kubectl apply -f` (it updates the Service); across files the first
-/// file wins. The other is reported and not written.
-fn mark_duplicates(mut services: Vec<ServiceOutcome>) -> Vec<ServiceOutcome> {
-    let mut seen: HashMap<(String, String, PathBuf), usize> = HashMap::new();
-    for i in 0..services.len() {
+/// file wins. The other is reported and not written. Marks `services[from..]` against
+/// everything seen so far; a file's documents are always in one step, so a later step can
+/// only lose, never take a job from a Service already emitted.
+fn mark_duplicates(services: &mut [ServiceOutcome], from: usize, seen: &mut Seen) {
+    for i in from..services.len() {
         let s = &services[i];
         if !s.ok || s.converted.job_id.is_empty() {
             continue;
@@ -291,7 +348,6 @@ fn mark_duplicates(mut services: Vec<ServiceOutcome>) -> Vec<ServiceOutcome> {
         lost.ok = false;
         seen.insert(key, winner);
     }
-    services
 }
 
 /// The first line of every HCL file this tool writes; also how it recognises its own files.
@@ -299,19 +355,30 @@ pub const GENERATED_MARKER: &str = "# Generated by knative2nomad";
 
 /// Renders a Service's job, with `--annotate` comments when asked (HCL only).
 pub fn render_service(s: &ServiceOutcome, format: OutputFormat, annotate: bool) -> Option<String> {
+    rendered_text(s, format, annotate).map(std::borrow::Cow::into_owned)
+}
+
+/// The Service's job file text: the one rendered during the batch, or rendered now.
+pub fn rendered_text(
+    s: &ServiceOutcome,
+    format: OutputFormat,
+    annotate: bool,
+) -> Option<std::borrow::Cow<'_, str>> {
     if !s.ok {
         return None;
     }
     if let Some(text) = &s.rendered {
-        return Some(text.clone());
+        return Some(std::borrow::Cow::Borrowed(text));
     }
     let job = s.job()?;
     let text = render(job, &s.source, format);
-    Some(if annotate && format == OutputFormat::Hcl {
-        crate::nomad::hcl::annotate(&text, &s.converted.provenance)
-    } else {
-        text
-    })
+    Some(std::borrow::Cow::Owned(
+        if annotate && format == OutputFormat::Hcl {
+            crate::nomad::hcl::annotate(&text, &s.converted.provenance)
+        } else {
+            text
+        },
+    ))
 }
 
 /// Renders a job in the chosen format.
@@ -391,6 +458,7 @@ pub struct WriteReport {
     pub errors: Vec<(PathBuf, String)>,
 }
 
+/// Writes every converted Service's job file under `out_dir` (see [`OutputWriter`]).
 pub fn write_outputs(
     batch: &Batch,
     out_dir: &Path,
@@ -398,26 +466,92 @@ pub fn write_outputs(
     force: bool,
     annotate: bool,
 ) -> WriteReport {
-    let mut report = WriteReport::default();
-    for (rel, content) in planned_files(batch, format, annotate) {
-        let path = out_dir.join(&rel);
-        match std::fs::read_to_string(&path) {
-            Ok(existing) if existing == content => {
-                report.unchanged.push(path);
-                continue;
-            }
-            Ok(_) if !force && !written_by_us(&path) => {
-                report.refused.push(path);
-                continue;
-            }
-            _ => {}
-        }
-        match write_atomic(&path, &content) {
-            Ok(()) => report.written.push(path),
-            Err(e) => report.errors.push((path, e.to_string())),
+    let mut writer = OutputWriter::new(out_dir, format, force, annotate);
+    writer.write(&batch.services);
+    writer.report
+}
+
+/// Writes job files as a batch produces them, in parallel: creating files is most of the cost
+/// of writing a large batch, and the kernel does it on both cores. The report lists paths in
+/// input order.
+pub struct OutputWriter {
+    out_dir: PathBuf,
+    format: OutputFormat,
+    force: bool,
+    annotate: bool,
+    /// Output path → the source that produced it first.
+    claimed: HashMap<PathBuf, Arc<str>>,
+    pub report: WriteReport,
+}
+
+impl OutputWriter {
+    pub fn new(out_dir: &Path, format: OutputFormat, force: bool, annotate: bool) -> Self {
+        OutputWriter {
+            out_dir: out_dir.to_path_buf(),
+            format,
+            force,
+            annotate,
+            claimed: HashMap::new(),
+            report: WriteReport::default(),
         }
     }
-    report
+
+    pub fn write(&mut self, services: &[ServiceOutcome]) {
+        enum Outcome {
+            Written,
+            Unchanged,
+            Refused,
+            Failed(String),
+        }
+        // Two Services can only map to one file when they differ in namespace alone; the first
+        // keeps the file and the other is an error rather than a silent overwrite.
+        let mut planned: Vec<(PathBuf, &ServiceOutcome, Option<String>)> = Vec::new();
+        for s in services.iter().filter(|s| s.ok) {
+            let path = self.out_dir.join(s.output_path(self.format));
+            let clash = match self.claimed.get(&path) {
+                Some(first) => Some(format!(
+                    "{first} also produces this job file; not overwritten (Services that differ only in namespace need separate source folders)"
+                )),
+                None => {
+                    self.claimed.insert(path.clone(), s.source.clone());
+                    None
+                }
+            };
+            planned.push((path, s, clash));
+        }
+        let (format, force, annotate) = (self.format, self.force, self.annotate);
+        let outcomes: Vec<(PathBuf, Outcome)> = planned
+            .into_par_iter()
+            .map(|(path, s, clash)| {
+                if let Some(message) = clash {
+                    return (path, Outcome::Failed(message));
+                }
+                let Some(content) = rendered_text(s, format, annotate) else {
+                    return (
+                        path,
+                        Outcome::Failed("the job could not be rendered".into()),
+                    );
+                };
+                let outcome = match std::fs::read_to_string(&path) {
+                    Ok(existing) if existing == *content => Outcome::Unchanged,
+                    Ok(_) if !force && !written_by_us(&path) => Outcome::Refused,
+                    _ => match write_atomic(&path, &content) {
+                        Ok(()) => Outcome::Written,
+                        Err(e) => Outcome::Failed(e.to_string()),
+                    },
+                };
+                (path, outcome)
+            })
+            .collect();
+        for (path, outcome) in outcomes {
+            match outcome {
+                Outcome::Written => self.report.written.push(path),
+                Outcome::Unchanged => self.report.unchanged.push(path),
+                Outcome::Refused => self.report.refused.push(path),
+                Outcome::Failed(e) => self.report.errors.push((path, e)),
+            }
+        }
+    }
 }
 
 /// The result of comparing a batch with committed job files.
@@ -497,4 +631,74 @@ pub fn summary(batch: &Batch) -> String {
         count(Severity::Warning),
         count(Severity::Info)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(i: usize, name: &str) -> Input {
+        Input {
+            name: Arc::from(format!("svc-{i:04}.yaml")),
+            relative_dir: PathBuf::new(),
+            text: format!(
+                "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n        - image: example/{name}:1\n"
+            ),
+        }
+    }
+
+    /// Services reach `emit` in input order, a step at a time, with their text; a duplicate
+    /// in a later step loses to the file that came first even though that file was already
+    /// emitted, and its text is never emitted.
+    #[test]
+    fn emits_in_order_and_marks_duplicates_across_steps() {
+        let count = STEP_INPUTS * 2 + 10;
+        let dup = STEP_INPUTS + 44;
+        let inputs: Vec<Input> = (0..count)
+            .map(|i| {
+                if i == dup {
+                    input(i, "svc-0003")
+                } else {
+                    input(i, &format!("svc-{i:04}"))
+                }
+            })
+            .collect();
+        let keep = Keep {
+            jobs: false,
+            rendered: Some((OutputFormat::Hcl, false)),
+            emitted_text_dropped: true,
+        };
+        let mut emitted: Vec<(String, bool, bool)> = Vec::new();
+        let mut steps = 0;
+        let batch = run_inputs_emitting(
+            inputs,
+            &ConvertOptions::default(),
+            keep,
+            &ProgressBar::hidden(),
+            &mut |services| {
+                steps += 1;
+                emitted.extend(
+                    services
+                        .iter()
+                        .map(|s| (s.source.to_string(), s.ok, s.rendered.is_some())),
+                );
+            },
+        );
+        assert_eq!(steps, 3);
+        assert_eq!(emitted.len(), count);
+        for (i, (source, ok, has_text)) in emitted.iter().enumerate() {
+            assert_eq!(source, &format!("svc-{i:04}.yaml"));
+            assert_eq!(*ok, i != dup, "service {i}");
+            assert_eq!(*has_text, i != dup, "service {i}");
+        }
+        let lost = &batch.services[dup];
+        assert!(
+            lost.converted
+                .findings
+                .iter()
+                .any(|f| f.code == "K2N049"
+                    && f.message.contains("already produced by svc-0003.yaml"))
+        );
+        assert!(batch.services.iter().all(|s| s.rendered.is_none()));
+    }
 }

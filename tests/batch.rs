@@ -220,3 +220,35 @@ fn duplicate_job_ids_are_reported_not_overwritten() {
     let text = std::fs::read_to_string(out.path().join("hello.nomad.hcl")).unwrap();
     assert!(text.contains("one.yaml"));
 }
+
+/// Two Services that differ only in namespace map to one job file in one folder: the first
+/// keeps it, the second is an error (exit 1), and nothing is silently overwritten.
+#[test]
+fn same_name_in_two_namespaces_does_not_overwrite() {
+    let src = tempfile::tempdir().unwrap();
+    let service = |ns: &str, image: &str| {
+        format!(
+            "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: api\n  namespace: {ns}\nspec:\n  template:\n    spec:\n      containers:\n        - image: {image}\n"
+        )
+    };
+    std::fs::write(src.path().join("a.yaml"), service("blue", "example/blue:1")).unwrap();
+    std::fs::write(
+        src.path().join("b.yaml"),
+        service("green", "example/green:1"),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    k2n()
+        .arg("convert")
+        .arg(src.path())
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "a.yaml also produces this job file",
+        ));
+    let written = std::fs::read_to_string(out.path().join("api.nomad.hcl")).unwrap();
+    assert!(written.contains("example/blue:1"), "{written}");
+    assert_eq!(files(out.path()), vec!["api.nomad.hcl"]);
+}

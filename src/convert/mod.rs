@@ -28,7 +28,7 @@ pub struct Converted {
     pub job_id: String,
     /// Kubernetes namespace of the Service (`default` when unset).
     pub namespace: String,
-    pub job: Option<Job>,
+    pub job: Option<Box<Job>>,
     pub findings: Vec<Finding>,
     /// Nomad Variables the job reads: path → item names (never values).
     pub variables: BTreeMap<String, BTreeSet<String>>,
@@ -133,7 +133,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
     Converted {
         job_id: ctx.job_id,
         namespace: ctx.namespace,
-        job,
+        job: job.map(Box::new),
         findings,
         variables: ctx.variables,
         provenance: ctx.provenance,
