@@ -451,8 +451,9 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 /// Lines up the `=` of consecutive one-line attributes at the same indentation, as `nomad fmt`
 /// does, so generated files read like hand-written ones. Appends the result to `out`.
 fn align_equals_into(out: &mut String, text: &str) {
-    // For a one-line attribute: its indentation, its key's width, and where ` = ` is.
-    let key_of = |line: &str| -> Option<(usize, usize, usize)> {
+    /// A one-line attribute: its indentation, its key's width, and where ` = ` is.
+    type Attr = Option<(usize, usize, usize)>;
+    let key_of = |line: &str| -> Attr {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
         let eq = trimmed.as_bytes().windows(3).position(|w| w == b" = ")?;
@@ -467,8 +468,7 @@ fn align_equals_into(out: &mut String, text: &str) {
         }
         Some((indent, key.chars().count(), eq))
     };
-    let lines: Vec<(&str, Option<(usize, usize, usize)>)> =
-        text.lines().map(|l| (l, key_of(l))).collect();
+    let lines: Vec<(&str, Attr)> = text.lines().map(|l| (l, key_of(l))).collect();
     out.reserve(text.len() + 256);
     let mut i = 0;
     while i < lines.len() {
