@@ -7,7 +7,8 @@
 #                                     oha optional: cargo install oha --locked, or OHA=/path/oha)
 #
 # Each round: closed loop 50 connections 10 s (wrk -t1, k2n-loadgen, oha); open loop 2,000 req/s
-# 10 s over 50 connections (k2n-loadgen, oha --latency-correction); 1,000 sequential requests on one
+# 10 s over 50 connections (k2n-loadgen, oha --latency-correction), also against a second server
+# that does 200 µs of work per request; 1,000 sequential requests on one
 # keep-alive connection (k2n-loadgen, oha; wrk -c1 5 s); 100,000 requests closed loop for peak RSS.
 set -euo pipefail
 ROUNDS=${1:-3}
@@ -23,8 +24,17 @@ command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit
 
 "$BIN/k2n-fn-server" --port "$PORT" --threads 1 >/dev/null &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+# The same server with 200 µs of CPU work per request: there the server's time dominates the
+# round trip, so two clients' open-loop medians can be compared without their own overhead
+# deciding the result (40 % of one core at 2,000 req/s, so no queueing to speak of).
+WORK_PORT=$((PORT + 1))
+WORK_URL=http://127.0.0.1:$WORK_PORT/
+"$BIN/k2n-fn-server" --port "$WORK_PORT" --threads 1 --work-us 200 >/dev/null &
+WORK_SERVER=$!
+trap 'kill $SERVER $WORK_SERVER 2>/dev/null; wait $SERVER $WORK_SERVER 2>/dev/null || true' EXIT
+for p in $PORT $WORK_PORT; do
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
+done
 
 RAW=$OUT/raw.jsonl; : > "$RAW"
 rec() { # round tool test json
@@ -58,6 +68,8 @@ for r in $(seq "$ROUNDS"); do
   if [ -n "$OHA" ]; then
     rec "$r" oha open "$("$OHA" -z 10s -c 50 -q 2000 --latency-correction --no-tui --output-format json "$URL" | oha_json)"; sleep 2
     rec "$r" oha c1 "$("$OHA" -n 1000 -c 1 --no-tui --output-format json "$URL" | oha_json)"
+    rec "$r" k2n open-work "$("$BIN/k2n-loadgen" -c 50 -z 10s -q 2000 "$WORK_URL")"; sleep 2
+    rec "$r" oha open-work "$("$OHA" -z 10s -c 50 -q 2000 --latency-correction --no-tui --output-format json "$WORK_URL" | oha_json)"; sleep 2
   fi
   rec "$r" wrk c1 "$(wrk -t1 -c1 -d5s --latency "$URL" | wrk_json)"; sleep 1
   rec "$r" k2n c1 "$("$BIN/k2n-loadgen" -c 1 -n 1000 "$URL")"
@@ -87,6 +99,9 @@ o=med(get('k2n','open','rps'))
 print(f"| open loop 2,000 req/s, 10 s: achieved req/s | {f(o,'{:,.1f}')} | oha -q 2000 {f(med(get('oha','open','rps')),'{:,.1f}')} | {f(None if o is None else 100*o/2000,'{:.2f}')} % of requested; target 99–101 % |")
 kp=med(get('k2n','open','p50_ms')); op=med(get('oha','open','p50_ms'))
 print(f"| open loop p50 / p99 / p99.9 ms | {f(kp)} / {f(med(get('k2n','open','p99_ms')))} / {f(med(get('k2n','open','p999_ms')))} | oha {f(op)} / {f(med(get('oha','open','p99_ms')))} / {f(med(get('oha','open','p999_ms')))} | p50 {f(None if not (kp and op) else kp/op,'{:.2f}')}× oha; target within ±10 % |")
+kw=med(get('k2n','open-work','p50_ms')); ow=med(get('oha','open-work','p50_ms'))
+wr=[a/b for a,b in zip(get('k2n','open-work','p50_ms'),get('oha','open-work','p50_ms')) if b]
+print(f"| same, server doing 200 µs of work per request: p50 / p99 ms | {f(kw)} / {f(med(get('k2n','open-work','p99_ms')))} | oha {f(ow)} / {f(med(get('oha','open-work','p99_ms')))} | p50 {f(None if not (kw and ow) else kw/ow,'{:.2f}')}× oha (per round {', '.join(f'{x:.2f}' for x in wr)}) |")
 c1=med(get('k2n','c1','p50_ms'))
 print(f"| one connection, 1,000 requests: p50 µs | {f(None if c1 is None else c1*1e3,'{:.1f}')} | wrk -c1 {f(None if not get('wrk','c1','p50_ms') else med(get('wrk','c1','p50_ms'))*1e3,'{:.1f}')}; oha -c1 {f(None if not get('oha','c1','p50_ms') else med(get('oha','c1','p50_ms'))*1e3,'{:.1f}')}; floor ≈ 80 | {f(None if c1 is None else c1*1e3/80,'{:.2f}')}× the 80 µs floor; target ≤ 1.25 |")
 m=med(get('k2n','mem','peak_rss_kb'))

@@ -1,9 +1,10 @@
 //! `k2n-fn-server`: the tiny "function" the verifier's tests and benchmarks start for real.
 //!
 //! It sleeps `--startup-delay-ms` (standing in for image pull, runtime start and app init), then
-//! binds `--host:--port` and answers every request with HTTP 200 `ok`. Each response carries an
-//! `X-K2N-Instance` header (pid and start time) so a client can tell a fresh instance from a warm
-//! one. It is not a general web server: no routing, no TLS, HTTP/1.1 only.
+//! binds `--host:--port` and answers every request with HTTP 200 `ok` (after `--work-us` of busy
+//! work, for benchmarks). Each response carries an `X-K2N-Instance` header (pid and start time)
+//! so a client can tell a fresh instance from a warm one. It is not a general web server: no
+//! routing, no TLS, HTTP/1.1 only.
 
 use anyhow::Context;
 use clap::Parser;
@@ -35,6 +36,11 @@ struct Args {
     /// Worker threads (1 leaves the other core to the load generator in benchmarks).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// CPU work per request, in microseconds (a busy loop, so it is exact, unlike a timer): a
+    /// server whose own time dominates the round trip, for comparing load generators'
+    /// latency figures where their client overhead matters least.
+    #[arg(long, default_value_t = 0)]
+    work_us: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,6 +73,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let instance = format!("{}-{}", std::process::id(), started_ns);
     println!("listening on {local} instance {instance}");
     let body = Bytes::from(args.body.clone());
+    let work = Duration::from_micros(args.work_us);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(pair) => pair,
@@ -81,6 +88,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                 let body = body.clone();
                 let instance = instance.clone();
                 async move {
+                    if !work.is_zero() {
+                        let start = std::time::Instant::now();
+                        while start.elapsed() < work {
+                            std::hint::spin_loop();
+                        }
+                    }
                     let mut resp = Response::new(Full::new(body));
                     if let Ok(v) = hyper::header::HeaderValue::from_str(&instance) {
                         resp.headers_mut().insert("x-k2n-instance", v);
