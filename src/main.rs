@@ -83,33 +83,43 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let mut first = true;
     let mut print_error: Option<std::io::Error> = None;
+    let bar = progress_bar();
     let mut emit = |services: &[migrate::ServiceOutcome]| {
         if let Some(writer) = writer.as_mut() {
             writer.write(services);
             return;
         }
-        for s in services {
-            let Some(text) = migrate::rendered_text(s, args.format, args.annotate) else {
-                continue;
-            };
-            let separator = if !first && args.format == OutputFormat::Hcl {
-                "\n"
-            } else {
-                ""
-            };
-            first = false;
+        // Jobs go to stdout while the bar is drawn on stderr: on one terminal the bar must
+        // step aside, or the two interleave.
+        bar.suspend(|| {
+            for s in services {
+                let Some(text) = migrate::rendered_text(s, args.format, args.annotate) else {
+                    continue;
+                };
+                let separator = if !first && args.format == OutputFormat::Hcl {
+                    "\n"
+                } else {
+                    ""
+                };
+                first = false;
+                if print_error.is_none()
+                    && let Err(e) = write!(stdout, "{separator}{text}")
+                {
+                    print_error = Some(e);
+                }
+            }
             if print_error.is_none()
-                && let Err(e) = write!(stdout, "{separator}{text}")
+                && let Err(e) = stdout.flush()
             {
                 print_error = Some(e);
             }
-        }
+        });
     };
     let batch = if args.cluster.from_cluster {
         let inputs = read_cluster(&args)?;
-        migrate::run_inputs_emitting(inputs, &opts, keep, &progress_bar(), &mut emit)
+        migrate::run_inputs_emitting(inputs, &opts, keep, &bar, &mut emit)
     } else {
-        migrate::run_emitting(&args.paths, &opts, keep, &progress_bar(), &mut emit)
+        migrate::run_emitting(&args.paths, &opts, keep, &bar, &mut emit)
     };
     if let Some(e) = print_error {
         return Err(e.into());
