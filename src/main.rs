@@ -80,7 +80,8 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         .output
         .as_ref()
         .map(|dir| migrate::OutputWriter::new(dir, args.format, args.force, args.annotate));
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    // Not locked: the batch prints from whichever thread is free while the next step converts.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let mut first = true;
     let mut print_error: Option<std::io::Error> = None;
     let bar = progress_bar();

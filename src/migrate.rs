@@ -111,7 +111,7 @@ pub fn run_emitting(
     opts: &ConvertOptions,
     keep: Keep,
     progress: &ProgressBar,
-    emit: &mut dyn FnMut(&[ServiceOutcome]),
+    emit: &mut (dyn FnMut(&[ServiceOutcome]) + Send),
 ) -> Batch {
     let files = match load::expand_paths(paths) {
         Ok(files) => files,
@@ -165,7 +165,7 @@ pub fn run_inputs_emitting(
     opts: &ConvertOptions,
     keep: Keep,
     progress: &ProgressBar,
-    emit: &mut dyn FnMut(&[ServiceOutcome]),
+    emit: &mut (dyn FnMut(&[ServiceOutcome]) + Send),
 ) -> Batch {
     let mut batch = Batch {
         files_read: inputs.len(),
@@ -197,24 +197,42 @@ pub fn run_inputs_emitting(
     progress.set_length(inputs.len() as u64);
     // Pass 2: each input split and converted on its own, so a batch holds one input's
     // documents per thread rather than every document at once; a step of inputs at a time, so
-    // that job texts are emitted and dropped as the batch goes.
-    let mut services = Vec::new();
+    // that job texts are emitted and dropped as the batch goes. A step is emitted (printed or
+    // written) while the next one converts, so writing files overlaps converting.
+    let mut services: Vec<ServiceOutcome> = Vec::new();
     let mut seen = HashMap::new();
+    let mut emitted = 0;
+    let drop_emitted_text = |services: &mut [ServiceOutcome], from: usize| {
+        if keep.emitted_text_dropped {
+            for s in &mut services[from..] {
+                s.rendered = None;
+            }
+        }
+    };
     for step in inputs.chunks(STEP_INPUTS) {
-        let per_input = convert_step(step, &resources, opts, keep, progress);
+        let (per_input, ()) = rayon::join(
+            || convert_step(step, &resources, opts, keep, progress),
+            || {
+                if emitted < services.len() {
+                    emit(&services[emitted..]);
+                }
+            },
+        );
+        drop_emitted_text(&mut services, emitted);
         let first_new = services.len();
         for (s, f) in per_input {
             services.extend(s);
             batch.other_findings.extend(f);
         }
+        // Only the new step can lose to a duplicate (see mark_duplicates), so marking after
+        // the previous step was emitted changes nothing already emitted.
         mark_duplicates(&mut services, first_new, &mut seen);
-        emit(&services[first_new..]);
-        if keep.emitted_text_dropped {
-            for s in &mut services[first_new..] {
-                s.rendered = None;
-            }
-        }
+        emitted = first_new;
     }
+    if emitted < services.len() {
+        emit(&services[emitted..]);
+    }
+    drop_emitted_text(&mut services, emitted);
     progress.finish_and_clear();
     for input in inputs {
         batch
