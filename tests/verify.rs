@@ -255,6 +255,91 @@ async fn open_loop_counts_refused_connections_as_errors() {
     assert_eq!((r.requested, r.ok, r.errors), (20, 0, 20));
 }
 
+/// A CA made for one test, and an HTTPS server on 127.0.0.1 with a certificate it signed
+/// (for `127.0.0.1` and `localhost`), answering every request `200 ok` on keep-alive
+/// connections. Returns the port and the CA's PEM.
+fn https_server() -> (u16, String) {
+    use std::io::{Read, Write};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = test_ca();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, stream);
+                let (mut pending, mut chunk) = (Vec::new(), [0u8; 4096]);
+                loop {
+                    let n = match tls.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if tls.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, ca.pem())
+}
+
+fn test_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap()
+}
+
+#[test]
+fn open_loop_over_https_checks_the_certificate() {
+    let (port, ca_pem) = https_server();
+    let url = format!("https://127.0.0.1:{port}/");
+    let cfg = OpenLoop {
+        rate: 200.0,
+        duration: Duration::from_millis(500),
+        connections: 4,
+        record_raw: false,
+    };
+    let trusted = Target::parse_with_roots(&url, None, Some(ca_pem.as_bytes())).unwrap();
+    let r = load::open_loop(&trusted, &cfg, &|| {}).unwrap();
+    assert_eq!((r.requested, r.ok, r.errors), (100, 100, 0));
+    // The certificate is checked: signed by a CA the client does not trust, every request
+    // fails and none counts as a success.
+    let other_ca = test_ca().pem();
+    let untrusted = Target::parse_with_roots(&url, None, Some(other_ca.as_bytes())).unwrap();
+    let r = load::open_loop(&untrusted, &cfg, &|| {}).unwrap();
+    assert_eq!((r.requested, r.ok, r.errors), (100, 0, 100));
+    // So is the name: the certificate holds 127.0.0.1 and localhost, not this Host.
+    let misnamed =
+        Target::parse_with_roots(&url, Some("hello.example.com"), Some(ca_pem.as_bytes())).unwrap();
+    let r = load::open_loop(&misnamed, &cfg, &|| {}).unwrap();
+    assert_eq!((r.ok, r.errors), (0, 100));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_loop_charges_a_stall_to_every_request_scheduled_during_it() {
     // One connection, 100 req/s; request 20 is held 300 ms. A closed-loop client would record

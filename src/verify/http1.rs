@@ -3,26 +3,60 @@
 //! Why hand-rolled: the load generator must add as little of its own cost as possible (the
 //! benchmark targets are relative to wrk), so a request is one pre-built byte string and a
 //! response is parsed just far enough to find its end (`Content-Length` or chunked framing) and
-//! its status. It speaks plain `http://` only; cold-start probes that may need TLS use reqwest.
-//! Not a general client: no redirects, no compression, no pipelining.
+//! its status. The open-loop engine (what `verify` uses) speaks `http://` and `https://`
+//! (rustls, certificates checked against the platform's roots, or given roots); the closed-loop
+//! benchmark engine speaks plain `http://`. Not a general client: no redirects, no compression,
+//! no pipelining, HTTP/1.1 only (negotiated by ALPN over TLS).
 
 use anyhow::{Context, bail};
+use rustls::pki_types::ServerName;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 
-/// Where the load goes: a resolved address plus the bytes of the GET request to send.
+/// Where the load goes: a resolved address, the bytes of the GET request to send, and TLS
+/// settings for an `https://` URL.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub addr: SocketAddr,
     pub request: Vec<u8>,
+    pub tls: Option<Tls>,
+}
+
+/// How to open TLS to a target: the client settings and the name its certificate must hold.
+#[derive(Clone)]
+pub struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tls({:?})", self.server_name)
+    }
 }
 
 impl Target {
-    /// Parse an `http://host[:port][/path]` URL; `host_header` overrides the Host header (Knative
-    /// routes on it, e.g. `hello.default.example.com` while the URL points at the ingress).
+    /// Parse an `http://` or `https://host[:port][/path]` URL; `host_header` overrides the Host
+    /// header (Knative routes on it, e.g. `hello.default.example.com` while the URL points at
+    /// the ingress), and over TLS it is also the name sent (SNI) and checked in the certificate.
+    /// Certificates are checked against the platform's trusted roots.
     pub fn parse(url: &str, host_header: Option<&str>) -> anyhow::Result<Target> {
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!("the load generator speaks plain http:// only, got {url:?}");
+        Target::parse_with_roots(url, host_header, None)
+    }
+
+    /// [`Target::parse`], trusting only the PEM certificates in `roots_pem` for `https://`.
+    pub fn parse_with_roots(
+        url: &str,
+        host_header: Option<&str>,
+        roots_pem: Option<&[u8]>,
+    ) -> anyhow::Result<Target> {
+        let (rest, https) = if let Some(rest) = url.strip_prefix("http://") {
+            (rest, false)
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            (rest, true)
+        } else {
+            bail!("the load generator needs an http:// or https:// URL, got {url:?}");
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -36,7 +70,7 @@ impl Target {
         }) {
             authority.to_string()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{}", if https { 443 } else { 80 })
         };
         let addr = with_port
             .to_socket_addrs()
@@ -48,7 +82,52 @@ impl Target {
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: knative2nomad-verify\r\nAccept: */*\r\n\r\n"
         )
         .into_bytes();
-        Ok(Target { addr, request })
+        let tls = if https {
+            Some(Tls::new(host, roots_pem)?)
+        } else {
+            None
+        };
+        Ok(Target { addr, request, tls })
+    }
+}
+
+impl Tls {
+    /// `host` is a Host header value: a name or address, maybe with a port.
+    fn new(host: &str, roots_pem: Option<&[u8]>) -> anyhow::Result<Tls> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+            _ => host,
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        let server_name = ServerName::try_from(name.to_string())
+            .with_context(|| format!("{name:?} is not a valid TLS server name"))?;
+        let mut config = match roots_pem {
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem) {
+                    roots
+                        .add(cert.context("reading a root certificate")?)
+                        .context("adding a root certificate")?;
+                }
+                anyhow::ensure!(!roots.is_empty(), "no certificate in the given roots");
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth()
+            }
+            None => {
+                use rustls_platform_verifier::ConfigVerifierExt;
+                rustls::ClientConfig::with_platform_verifier()
+                    .context("loading the platform's trusted certificates")?
+            }
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls {
+            config: Arc::new(config),
+            server_name,
+        })
     }
 }
 
@@ -195,14 +274,57 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 
 /// A blocking keep-alive connection (the open-loop engine runs one per thread).
 pub struct BlockingConn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
 }
 
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 impl BlockingConn {
-    pub fn connect(addr: SocketAddr) -> std::io::Result<BlockingConn> {
-        let stream = TcpStream::connect(addr)?;
-        stream.set_nodelay(true)?;
+    /// Connects, and over TLS completes the handshake here, so that it is not counted in the
+    /// first request's latency.
+    pub fn connect(target: &Target) -> std::io::Result<BlockingConn> {
+        let mut tcp = TcpStream::connect(target.addr)?;
+        tcp.set_nodelay(true)?;
+        let stream = match &target.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => {
+                let mut conn =
+                    rustls::ClientConnection::new(tls.config.clone(), tls.server_name.clone())
+                        .map_err(std::io::Error::other)?;
+                while conn.is_handshaking() {
+                    conn.complete_io(&mut tcp)?;
+                }
+                Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+            }
+        };
         Ok(BlockingConn {
             stream,
             buf: Vec::with_capacity(4096),
@@ -331,6 +453,14 @@ mod tests {
                 .unwrap()
                 .starts_with("GET /x?y=1 HTTP/1.1\r\nHost: svc.example\r\n")
         );
-        assert!(Target::parse("https://x", None).is_err());
+        assert!(t.tls.is_none());
+        assert!(Target::parse("ftp://127.0.0.1/", None).is_err());
+        // https: port 443 by default, and the Host header's name is the TLS server name.
+        let t = Target::parse("https://127.0.0.1/", Some("hello.default.example.com")).unwrap();
+        assert_eq!(t.addr.port(), 443);
+        assert!(format!("{:?}", t.tls).contains("hello.default.example.com"));
+        let t = Target::parse("https://127.0.0.1:8443/", None).unwrap();
+        assert_eq!(t.addr.port(), 8443);
+        assert!(format!("{:?}", t.tls).contains("IpAddress"));
     }
 }

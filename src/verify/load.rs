@@ -162,7 +162,7 @@ fn open_loop_worker(
 ) -> anyhow::Result<LoadResult> {
     lower_timer_slack();
     let mut out = LoadResult::empty()?;
-    let mut conn = BlockingConn::connect(target.addr).ok();
+    let mut conn = BlockingConn::connect(target).ok();
     barrier.wait();
     let start = *start_cell
         .get()
@@ -176,7 +176,7 @@ fn open_loop_worker(
         wait_until(due);
         let outcome = match conn.as_mut() {
             Some(c) => c.round_trip(&target.request),
-            None => match BlockingConn::connect(target.addr) {
+            None => match BlockingConn::connect(target) {
                 Ok(c) => conn.insert(c).round_trip(&target.request),
                 Err(e) => Err(anyhow::Error::from(e)),
             },
@@ -246,6 +246,10 @@ pub enum Stop {
 
 /// Closed loop: `connections` connections on one thread, each back-to-back, until `stop`.
 pub fn closed_loop(target: &Target, connections: usize, stop: Stop) -> anyhow::Result<LoadResult> {
+    anyhow::ensure!(
+        target.tls.is_none(),
+        "the closed-loop engine speaks plain http:// only"
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
