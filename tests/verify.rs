@@ -544,6 +544,17 @@ async fn same_start_up_delay_on_both_sides_passes_and_writes_every_report() {
         .find(|c| c["platform"] == "nomad")
         .unwrap();
     assert!(nomad_sample["scheduled_ms"].is_number(), "{nomad_sample}");
+    // The task's StartedAt comes after scheduling and before the first answer (the function
+    // takes its start-up delay after the task starts).
+    let started = nomad_sample["started_ms"].as_f64().expect("started_ms");
+    assert!(
+        started >= nomad_sample["scheduled_ms"].as_f64().unwrap(),
+        "{nomad_sample}"
+    );
+    assert!(
+        started <= nomad_sample["total_ms"].as_f64().unwrap(),
+        "{nomad_sample}"
+    );
     // Platforms alternate: round 0 Knative first, round 1 Nomad first.
     let order: Vec<&str> = report["cold_samples"].as_array().unwrap()[..4]
         .iter()

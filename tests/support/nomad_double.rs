@@ -35,7 +35,8 @@
 //! fail placement).
 //!
 //! Plug in a real allocation lifecycle by implementing [`AllocationRunner`]: `start` resolves
-//! when the allocation is healthy or failed, `stop` when it is stopped. `stop` is spawned as
+//! when the allocation is healthy or failed, `stop` when it is stopped. Just before `start` is
+//! called, the allocation's `TaskStates` record each task as running with its `StartedAt`. `stop` is spawned as
 //! soon as the scheduler stops an allocation (job update, scale down, `DELETE /v1/job/:id`), and
 //! may run while that allocation's `start` is still pending; a late `start` result for a
 //! stopped allocation is ignored. Each allocation gets
@@ -1734,6 +1735,7 @@ fn spawn_scheduler(shared: Arc<Shared>, eval_id: String) {
         for (spec, deployment_id) in starts {
             let shared = shared.clone();
             tokio::spawn(async move {
+                tasks_started(&shared, &spec);
                 let outcome = shared.config.runner.start(spec.clone()).await;
                 alloc_finished(&shared, &spec, deployment_id.as_deref(), outcome);
             });
@@ -2051,6 +2053,43 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(0)
+}
+
+/// The client starts the allocation's tasks: as Nomad does, each task gets a `TaskStates`
+/// entry, `running` with `StartedAt` (RFC 3339 with nanoseconds), while the allocation's health
+/// is still pending (the runner decides it).
+fn tasks_started(shared: &Arc<Shared>, spec: &AllocationSpec) {
+    let mut state = shared.lock();
+    let index = state.bump("allocs");
+    let Some(alloc) = state.allocs.get_mut(&spec.id) else {
+        return;
+    };
+    if alloc["DesiredStatus"] != "run" {
+        return;
+    }
+    let now = now_nanos() as u64;
+    let started_at = humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string();
+    let tasks: Map<String, Value> = spec.group["Tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["Name"].as_str())
+        .map(|name| {
+            let state = json!({
+                "State": "running", "Failed": false, "Restarts": 0,
+                "StartedAt": started_at, "FinishedAt": null, "LastRestart": null,
+                "Events": [
+                    {"Type": "Received", "Time": now, "DisplayMessage": "Task received by client"},
+                    {"Type": "Started", "Time": now, "DisplayMessage": "Task started by client"},
+                ],
+            });
+            (name.to_string(), state)
+        })
+        .collect();
+    alloc["TaskStates"] = Value::Object(tasks);
+    alloc["ModifyIndex"] = json!(index);
+    drop(state);
+    shared.notify(index);
 }
 
 fn alloc_finished(
