@@ -233,9 +233,17 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let keep = migrate::Keep {
         jobs: false,
         rendered: Some((args.format, args.annotate)),
-        emitted_text_dropped: false,
+        emitted_text_dropped: true,
     };
-    let batch = migrate::run_with(&args.paths, &opts, keep, &indicatif::ProgressBar::hidden());
+    // Compared as the batch converts, so only the diffs are kept, not every job's text.
+    let mut checker = migrate::Checker::new(&args.against, args.format, args.annotate);
+    let batch = migrate::run_emitting(
+        &args.paths,
+        &opts,
+        keep,
+        &indicatif::ProgressBar::hidden(),
+        &mut |services| checker.compare(services),
+    );
     let errors: Vec<&Finding> = batch
         .all_findings()
         .filter(|f| f.severity == findings::Severity::Error)
@@ -246,7 +254,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             findings::render_human(f, batch.sources.get(&f.location.file).map(|s| s.as_ref()))
         );
     }
-    let report = migrate::check(&batch, &args.against, args.format, args.annotate);
+    let report = checker.finish();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for (_, diff) in &report.changed {

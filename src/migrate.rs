@@ -12,7 +12,7 @@ use crate::nomad::hcl::render_job_into;
 use crate::nomad::model::Job;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -418,21 +418,6 @@ pub fn render(job: &Job, source: &str, format: OutputFormat) -> String {
     }
 }
 
-/// The files a batch would write: relative path → content.
-pub fn planned_files(
-    batch: &Batch,
-    format: OutputFormat,
-    annotate: bool,
-) -> BTreeMap<PathBuf, String> {
-    let mut files = BTreeMap::new();
-    for s in &batch.services {
-        if let Some(text) = render_service(s, format, annotate) {
-            files.insert(s.output_path(format), text);
-        }
-    }
-    files
-}
-
 /// Whether `path` holds a file this tool wrote (so it may be replaced without --force).
 fn written_by_us(path: &Path) -> bool {
     match std::fs::read_to_string(path) {
@@ -588,37 +573,99 @@ impl CheckReport {
     }
 }
 
+/// Compares a batch with the job files committed under `against` (see [`Checker`]).
 pub fn check(batch: &Batch, against: &Path, format: OutputFormat, annotate: bool) -> CheckReport {
-    let mut report = CheckReport::default();
-    let planned = planned_files(batch, format, annotate);
-    for (rel, want) in &planned {
-        match std::fs::read_to_string(against.join(rel)) {
-            Ok(have) if &have == want => {}
-            Ok(have) => {
-                let diff = similar::TextDiff::from_lines(&have, want);
-                let text = diff
-                    .unified_diff()
-                    .context_radius(3)
-                    .header(
-                        &format!("a/{}", rel.display()),
-                        &format!("b/{}", rel.display()),
-                    )
-                    .to_string();
-                report.changed.push((rel.clone(), text));
+    let mut checker = Checker::new(against, format, annotate);
+    checker.compare(&batch.services);
+    checker.finish()
+}
+
+/// Compares job files with the committed ones as a batch produces them, so `check` keeps
+/// the diffs rather than every job's text.
+pub struct Checker {
+    against: PathBuf,
+    format: OutputFormat,
+    annotate: bool,
+    /// Relative paths of the job files the batch produces (the first Service claiming a path
+    /// keeps it, as when writing).
+    planned: std::collections::BTreeSet<PathBuf>,
+    report: CheckReport,
+}
+
+impl Checker {
+    pub fn new(against: &Path, format: OutputFormat, annotate: bool) -> Self {
+        Checker {
+            against: against.to_path_buf(),
+            format,
+            annotate,
+            planned: Default::default(),
+            report: CheckReport::default(),
+        }
+    }
+
+    pub fn compare(&mut self, services: &[ServiceOutcome]) {
+        enum Found {
+            Same,
+            Changed(String),
+            Missing,
+        }
+        let mut todo = Vec::new();
+        for s in services.iter().filter(|s| s.ok) {
+            let rel = s.output_path(self.format);
+            if self.planned.insert(rel.clone()) {
+                todo.push((rel, s));
             }
-            Err(_) => report.missing.push(rel.clone()),
+        }
+        let (format, annotate, against) = (self.format, self.annotate, &self.against);
+        let found: Vec<(PathBuf, Found)> = todo
+            .into_par_iter()
+            .map(|(rel, s)| {
+                let Some(want) = rendered_text(s, format, annotate) else {
+                    return (rel, Found::Same);
+                };
+                let found = match std::fs::read_to_string(against.join(&rel)) {
+                    Ok(have) if have == *want => Found::Same,
+                    Ok(have) => {
+                        let diff = similar::TextDiff::from_lines(have.as_str(), &*want);
+                        let text = diff
+                            .unified_diff()
+                            .context_radius(3)
+                            .header(
+                                &format!("a/{}", rel.display()),
+                                &format!("b/{}", rel.display()),
+                            )
+                            .to_string();
+                        Found::Changed(text)
+                    }
+                    Err(_) => Found::Missing,
+                };
+                (rel, found)
+            })
+            .collect();
+        for (rel, found) in found {
+            match found {
+                Found::Same => {}
+                Found::Changed(diff) => self.report.changed.push((rel, diff)),
+                Found::Missing => self.report.missing.push(rel),
+            }
         }
     }
-    let suffix = format!(".{}", format.extension());
-    let mut existing = Vec::new();
-    collect_files(against, against, &suffix, &mut existing);
-    for rel in existing {
-        if !planned.contains_key(&rel) {
-            report.orphaned.push(rel);
+
+    /// The report, in path order, with the committed job files no Service produces.
+    pub fn finish(mut self) -> CheckReport {
+        let suffix = format!(".{}", self.format.extension());
+        let mut existing = Vec::new();
+        collect_files(&self.against, &self.against, &suffix, &mut existing);
+        for rel in existing {
+            if !self.planned.contains(&rel) {
+                self.report.orphaned.push(rel);
+            }
         }
+        self.report.changed.sort_by(|a, b| a.0.cmp(&b.0));
+        self.report.missing.sort();
+        self.report.orphaned.sort();
+        self.report
     }
-    report.orphaned.sort();
-    report
 }
 
 fn collect_files(root: &Path, dir: &Path, suffix: &str, out: &mut Vec<PathBuf>) {
