@@ -3,10 +3,9 @@
 //! real processes behind a Nomad API double (scale really starts/stops `k2n-fn-server`) and an
 //! activator-style proxy. Assertions are on verdicts and counts, never on wall-clock durations.
 
-// The double belongs to the deployer's tests; its lints are theirs to settle.
+// The double and the test PKI belong to the deployer's tests; their lints are theirs to settle.
 #[allow(clippy::all)]
-#[path = "support/nomad_double.rs"]
-mod nomad_double;
+mod support;
 #[path = "support/verify_fixtures.rs"]
 mod verify_fixtures;
 
@@ -16,10 +15,10 @@ use knative2nomad::verify::load::{self, OpenLoop, Stop};
 use knative2nomad::verify::stats::{
     self, SplitMix64, TestSettings, Tolerance, Verdict, bootstrap_quantile_ci,
 };
-use nomad_double::{DoubleConfig, NomadDouble};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use support::nomad_double::{self, DoubleConfig, NomadDouble};
 use verify_fixtures::{Activator, FnProcess, ProcessRunner, PushSink, StallServer, free_port};
 
 // ---------------------------------------------------------------- statistics
@@ -255,27 +254,14 @@ async fn open_loop_counts_refused_connections_as_errors() {
     assert_eq!((r.requested, r.ok, r.errors), (20, 0, 20));
 }
 
-/// A CA made for one test, and an HTTPS server on 127.0.0.1 with a certificate it signed
-/// (for `127.0.0.1` and `localhost`), answering every request `200 ok` on keep-alive
-/// connections. Returns the port and the CA's PEM.
+/// An HTTPS server on 127.0.0.1 with a certificate from a CA made for this test (for
+/// `127.0.0.1` and `localhost`), answering every request `200 ok` on keep-alive connections.
+/// Returns the port and the CA's PEM.
 fn https_server() -> (u16, String) {
     use std::io::{Read, Write};
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let ca = test_ca();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-    let config = Arc::new(config);
+    let pki = support::TestPki::generate(false);
+    let ca_pem = std::fs::read_to_string(&pki.ca_cert).unwrap();
+    let config = pki.server_config.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -305,13 +291,7 @@ fn https_server() -> (u16, String) {
             });
         }
     });
-    (port, ca.pem())
-}
-
-fn test_ca() -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap()
+    (port, ca_pem)
 }
 
 #[test]
@@ -329,7 +309,8 @@ fn open_loop_over_https_checks_the_certificate() {
     assert_eq!((r.requested, r.ok, r.errors), (100, 100, 0));
     // The certificate is checked: signed by a CA the client does not trust, every request
     // fails and none counts as a success.
-    let other_ca = test_ca().pem();
+    let other = support::TestPki::generate(false);
+    let other_ca = std::fs::read_to_string(&other.ca_cert).unwrap();
     let untrusted = Target::parse_with_roots(&url, None, Some(other_ca.as_bytes())).unwrap();
     let r = load::open_loop(&untrusted, &cfg, &|| {}).unwrap();
     assert_eq!((r.requested, r.ok, r.errors), (100, 0, 100));
