@@ -72,7 +72,6 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let keep = migrate::Keep {
         jobs: false,
         rendered: Some((args.format, args.annotate)),
-        emitted_text_dropped: true,
     };
     // Jobs are printed or written as the batch converts them, so its memory does not grow
     // with the text of every job.
@@ -233,7 +232,6 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let keep = migrate::Keep {
         jobs: false,
         rendered: Some((args.format, args.annotate)),
-        emitted_text_dropped: true,
     };
     // Compared as the batch converts, so only the diffs are kept, not every job's text.
     let mut checker = migrate::Checker::new(&args.against, args.format, args.annotate);

@@ -37,10 +37,9 @@ pub struct ServiceOutcome {
 #[derive(Debug, Clone, Copy)]
 pub struct Keep {
     pub jobs: bool,
-    /// Render each job in this format (with `--annotate` comments when `.1`).
+    /// Render each job in this format (with `--annotate` comments when `.1`); the text lives
+    /// until the Service has been emitted.
     pub rendered: Option<(OutputFormat, bool)>,
-    /// Drop each job's text once it has been emitted (written or printed as the batch goes).
-    pub emitted_text_dropped: bool,
 }
 
 impl Default for Keep {
@@ -48,7 +47,6 @@ impl Default for Keep {
         Keep {
             jobs: true,
             rendered: None,
-            emitted_text_dropped: false,
         }
     }
 }
@@ -89,23 +87,19 @@ impl Batch {
     }
 }
 
-/// Converts everything under `paths`.
+/// Converts everything under `paths`, keeping every job.
 pub fn run(paths: &[PathBuf], opts: &ConvertOptions) -> Batch {
-    run_with(paths, opts, Keep::default(), &ProgressBar::hidden())
+    run_emitting(
+        paths,
+        opts,
+        Keep::default(),
+        &ProgressBar::hidden(),
+        &mut |_| {},
+    )
 }
 
-/// [`run`], keeping what `keep` says and advancing `progress` once per input file.
-pub fn run_with(
-    paths: &[PathBuf],
-    opts: &ConvertOptions,
-    keep: Keep,
-    progress: &ProgressBar,
-) -> Batch {
-    run_emitting(paths, opts, keep, progress, &mut |_| {})
-}
-
-/// [`run_with`], handing Services to `emit` as they are converted (see
-/// [`run_inputs_emitting`]).
+/// [`run`], keeping what `keep` says, advancing `progress` once per input file and handing
+/// Services to `emit` as they are converted (see [`run_inputs_emitting`]).
 pub fn run_emitting(
     paths: &[PathBuf],
     opts: &ConvertOptions,
@@ -142,24 +136,22 @@ pub fn run_emitting(
 /// Converts inputs already in memory (files read by [`run`], or manifests read from a
 /// cluster), so both paths give the same jobs for the same YAML.
 pub fn run_inputs(inputs: Vec<Input>, opts: &ConvertOptions) -> Batch {
-    run_inputs_with(inputs, opts, Keep::default(), &ProgressBar::hidden())
-}
-
-pub fn run_inputs_with(
-    inputs: Vec<Input>,
-    opts: &ConvertOptions,
-    keep: Keep,
-    progress: &ProgressBar,
-) -> Batch {
-    run_inputs_emitting(inputs, opts, keep, progress, &mut |_| {})
+    run_inputs_emitting(
+        inputs,
+        opts,
+        Keep::default(),
+        &ProgressBar::hidden(),
+        &mut |_| {},
+    )
 }
 
 /// Inputs per step of pass 2. Services are handed to `emit` a step at a time and their job
 /// text is dropped after, so a batch's memory does not grow with the text of every job.
 const STEP_INPUTS: usize = 256;
 
-/// [`run_inputs_with`], handing each step's Services (in input order, duplicates already
-/// marked) to `emit` as soon as they are converted; their rendered text is dropped after.
+/// [`run_inputs`], keeping what `keep` says and handing each step's Services (in input order,
+/// duplicates already marked) to `emit` as soon as they are converted; their rendered text is
+/// dropped after.
 pub fn run_inputs_emitting(
     inputs: Vec<Input>,
     opts: &ConvertOptions,
@@ -203,10 +195,8 @@ pub fn run_inputs_emitting(
     let mut seen = HashMap::new();
     let mut emitted = 0;
     let drop_emitted_text = |services: &mut [ServiceOutcome], from: usize| {
-        if keep.emitted_text_dropped {
-            for s in &mut services[from..] {
-                s.rendered = None;
-            }
+        for s in &mut services[from..] {
+            s.rendered = None;
         }
     };
     for step in inputs.chunks(STEP_INPUTS) {
@@ -461,19 +451,6 @@ pub struct WriteReport {
     pub errors: Vec<(PathBuf, String)>,
 }
 
-/// Writes every converted Service's job file under `out_dir` (see [`OutputWriter`]).
-pub fn write_outputs(
-    batch: &Batch,
-    out_dir: &Path,
-    format: OutputFormat,
-    force: bool,
-    annotate: bool,
-) -> WriteReport {
-    let mut writer = OutputWriter::new(out_dir, format, force, annotate);
-    writer.write(&batch.services);
-    writer.report
-}
-
 /// Writes job files as a batch produces them, in parallel: creating files is most of the cost
 /// of writing a large batch, and the kernel does it on both cores. The report lists paths in
 /// input order.
@@ -571,13 +548,6 @@ impl CheckReport {
     pub fn in_sync(&self) -> bool {
         self.changed.is_empty() && self.missing.is_empty() && self.orphaned.is_empty()
     }
-}
-
-/// Compares a batch with the job files committed under `against` (see [`Checker`]).
-pub fn check(batch: &Batch, against: &Path, format: OutputFormat, annotate: bool) -> CheckReport {
-    let mut checker = Checker::new(against, format, annotate);
-    checker.compare(&batch.services);
-    checker.finish()
 }
 
 /// Compares job files with the committed ones as a batch produces them, so `check` keeps
@@ -731,7 +701,6 @@ mod tests {
         let keep = Keep {
             jobs: false,
             rendered: Some((OutputFormat::Hcl, false)),
-            emitted_text_dropped: true,
         };
         let mut emitted: Vec<(String, bool, bool)> = Vec::new();
         let mut steps = 0;
