@@ -11,7 +11,7 @@
 mod support;
 
 use knative2nomad::deploy::{PipelineOptions, Stage, batch_exit_code, deploy_batch};
-use knative2nomad::nomad::client::{ConnectionSettings, NomadClient, RetryPolicy, TokenSource};
+use knative2nomad::nomad::client::{ConnectionSettings, NomadClient};
 use knative2nomad::nomad::model::Job;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -38,19 +38,7 @@ struct RunResult {
 
 async fn one_run(jobs: usize, parallel: usize) -> RunResult {
     let double = NomadDouble::start(DoubleConfig::default()).await;
-    let settings = ConnectionSettings {
-        address: double.address(),
-        token: None,
-        token_source: TokenSource::None,
-        namespace: None,
-        region: None,
-        ca_cert: None,
-        client_cert: None,
-        client_key: None,
-        tls_server_name: None,
-        tls_skip_verify: false,
-        retry: RetryPolicy::default(),
-    };
+    let settings = ConnectionSettings::plain(double.address());
     let client = match NomadClient::new(settings) {
         Ok(client) => client,
         Err(err) => panic!("client: {err}"),

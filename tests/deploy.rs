@@ -834,19 +834,7 @@ async fn a_namespace_scoped_token_deploys_into_its_namespace_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_supports_scaling_allocations_and_stop_for_the_verifier() {
     let double = NomadDouble::start(DoubleConfig::default()).await;
-    let settings = ConnectionSettings {
-        address: double.address(),
-        token: None,
-        token_source: TokenSource::None,
-        namespace: None,
-        region: None,
-        ca_cert: None,
-        client_cert: None,
-        client_key: None,
-        tls_server_name: None,
-        tls_skip_verify: false,
-        retry: RetryPolicy::default(),
-    };
+    let settings = ConnectionSettings::plain(double.address());
     let client = NomadClient::new(settings).unwrap();
     let job: Job = serde_json::from_value(job_json("web")).unwrap();
     let registered = client.register_once(&job, Some(0)).await.unwrap();

@@ -148,6 +148,25 @@ pub struct ConnectionSettings {
     pub retry: RetryPolicy,
 }
 
+impl ConnectionSettings {
+    /// An address alone: no token, namespace, region or TLS options, default retries.
+    pub fn plain(address: impl Into<String>) -> ConnectionSettings {
+        ConnectionSettings {
+            address: address.into(),
+            token: None,
+            token_source: TokenSource::None,
+            namespace: None,
+            region: None,
+            ca_cert: None,
+            client_cert: None,
+            client_key: None,
+            tls_server_name: None,
+            tls_skip_verify: false,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
 impl NomadArgs {
     pub fn settings(&self) -> ConnectionSettings {
         let token = self.token.clone().filter(|t| !t.is_empty());
