@@ -28,12 +28,14 @@ pub struct ServiceOutcome {
     pub ok: bool,
     /// The Nomad namespace the job goes to (`default` when unset).
     pub nomad_namespace: String,
-    /// The job file's text, when the batch was asked to render as it converts.
+    /// The job file's text, when the batch was asked to render as it converts; dropped once the
+    /// Service has been emitted.
     pub rendered: Option<String>,
 }
 
 /// How a batch keeps its results. Keeping every job of a large batch costs far more memory
-/// than keeping its rendered text, so `convert` and `check` render as they go and drop jobs.
+/// than its rendered text, so `convert` and `check` render as they go, drop jobs, and emit the
+/// text a step at a time.
 #[derive(Debug, Clone, Copy)]
 pub struct Keep {
     pub jobs: bool,
