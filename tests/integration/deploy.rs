@@ -1,10 +1,12 @@
-//! `knative2nomad deploy` against the Nomad API double (tests/support/nomad_double.rs), mostly as
+//! `knative2nomad deploy` against the Nomad API double (tests/integration/support/nomad_double.rs), mostly as
 //! a user session: job files in a temporary directory, the real binary, NOMAD_ADDR pointing at
 //! the double. No timing assertions: behaviour is checked by exit codes, output and the
 //! double's request log.
 
-mod support;
-
+use crate::support::TestPki;
+use crate::support::nomad_double::{
+    DoubleConfig, Fault, FaultKind, NomadDouble, SimulatedRunner, TokenPolicy,
+};
 use assert_cmd::Command;
 use knative2nomad::nomad::client::{
     ConnectionSettings, NomadClient, QueryOptions, RetryPolicy, TokenSource,
@@ -15,10 +17,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use support::TestPki;
-use support::nomad_double::{
-    DoubleConfig, Fault, FaultKind, NomadDouble, SimulatedRunner, TokenPolicy,
-};
 
 const NOMAD_VARS: [&str; 10] = [
     "NOMAD_ADDR",

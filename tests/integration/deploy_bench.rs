@@ -1,21 +1,20 @@
 //! Benchmark of the deployer: 100 jobs deployed with `--parallel 8` against the in-process
-//! Nomad API double (tests/support/nomad_double.rs), through the same library path as
+//! Nomad API double (support/nomad_double.rs), through the same library path as
 //! `knative2nomad deploy` (validate → plan → register → follow eval → follow deployment).
 //!
-//! Run: `cargo run --release --example bench_deploy [-- JOBS PARALLEL RUNS]`
-//! (defaults 100 8 5). Prints one line per run and the median; figures go to BENCHMARKS.md.
-//! It measures the deployer's overhead and request economy, not a real cluster: the double
+//! Run: `K2N_BENCH_DEPLOY="JOBS PARALLEL RUNS" cargo test --release --test integration
+//! deploy_benchmark -- --ignored --nocapture` (defaults 100 8 5). Ignored by a plain
+//! `cargo test`: it asserts nothing and only prints one line per run and the median; figures
+//! go to BENCHMARKS.md. It lives in the test crate because it drives the test double. It
+//! measures the deployer's overhead and request economy, not a real cluster: the double
 //! completes evaluations after 20 ms and makes allocations healthy after 50 ms.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use crate::support::nomad_double::{DoubleConfig, NomadDouble};
 use knative2nomad::deploy::{PipelineOptions, Stage, batch_exit_code, deploy_batch};
 use knative2nomad::nomad::client::{ConnectionSettings, NomadClient};
 use knative2nomad::nomad::model::Job;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::nomad_double::{DoubleConfig, NomadDouble};
 
 fn job(id: &str) -> Job {
     let value = json!({
@@ -67,9 +66,12 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
+#[test]
+#[ignore = "a benchmark, not a test: run it with --release -- --ignored --nocapture"]
+fn deploy_benchmark() {
+    let args: Vec<usize> = std::env::var("K2N_BENCH_DEPLOY")
+        .unwrap_or_default()
+        .split_whitespace()
         .filter_map(|a| a.parse().ok())
         .collect();
     let jobs = args.first().copied().unwrap_or(100);

@@ -6,8 +6,6 @@
 //!   function process, and stops the process after an idle period (scale to zero);
 //! - [`PushSink`]: a Pushgateway stand-in that records what was pushed.
 
-#![allow(dead_code)]
-
 use super::nomad_double::{AllocOutcome, AllocationRunner, AllocationSpec, BoxFuture};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -38,7 +36,6 @@ pub fn free_port() -> u16 {
 /// A running function process; killed (and reaped) on drop.
 pub struct FnProcess {
     child: Child,
-    pub port: u16,
 }
 
 impl FnProcess {
@@ -54,7 +51,7 @@ impl FnProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn k2n-fn-server");
-        FnProcess { child, port }
+        FnProcess { child }
     }
 
     pub fn exited(&mut self) -> bool {
@@ -102,10 +99,6 @@ impl ProcessRunner {
             procs: Arc::default(),
             started: Arc::default(),
         }
-    }
-
-    pub fn running(&self) -> usize {
-        self.procs.lock().unwrap().len()
     }
 }
 

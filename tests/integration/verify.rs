@@ -3,12 +3,10 @@
 //! real processes behind a Nomad API double (scale really starts/stops `k2n-fn-server`) and an
 //! activator-style proxy. Assertions are on verdicts and counts, never on wall-clock durations.
 
-// The double and the test PKI belong to the deployer's tests; their lints are theirs to settle.
-#[allow(clippy::all)]
-mod support;
-#[path = "support/verify_fixtures.rs"]
-mod verify_fixtures;
-
+use crate::support::nomad_double::{DoubleConfig, NomadDouble};
+use crate::support::verify_fixtures::{
+    Activator, FnProcess, ProcessRunner, PushSink, StallServer, free_port,
+};
 use assert_cmd::Command;
 use knative2nomad::verify::http1::Target;
 use knative2nomad::verify::load::{self, OpenLoop, Stop};
@@ -18,8 +16,6 @@ use knative2nomad::verify::stats::{
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use support::nomad_double::{self, DoubleConfig, NomadDouble};
-use verify_fixtures::{Activator, FnProcess, ProcessRunner, PushSink, StallServer, free_port};
 
 // ---------------------------------------------------------------- statistics
 
@@ -259,7 +255,7 @@ async fn open_loop_counts_refused_connections_as_errors() {
 /// Returns the port and the CA's PEM.
 fn https_server() -> (u16, String) {
     use std::io::{Read, Write};
-    let pki = support::TestPki::generate(false);
+    let pki = crate::support::TestPki::generate(false);
     let ca_pem = std::fs::read_to_string(&pki.ca_cert).unwrap();
     let config = pki.server_config.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -309,7 +305,7 @@ fn open_loop_over_https_checks_the_certificate() {
     assert_eq!((r.requested, r.ok, r.errors), (100, 100, 0));
     // The certificate is checked: signed by a CA the client does not trust, every request
     // fails and none counts as a success.
-    let other = support::TestPki::generate(false);
+    let other = crate::support::TestPki::generate(false);
     let other_ca = std::fs::read_to_string(&other.ca_cert).unwrap();
     let untrusted = Target::parse_with_roots(&url, None, Some(other_ca.as_bytes())).unwrap();
     let r = load::open_loop(&untrusted, &cfg, &|| {}).unwrap();

@@ -19,12 +19,10 @@
 //! double.address();                        // "http://127.0.0.1:PORT" (or https:// with TLS)
 //! double.inject(Fault::no_leader("PUT", "/v1/jobs", 2));            // next 2 matching → 500
 //! double.inject(Fault::new("PUT", "/v1/jobs", FaultKind::DropAfterHandling, 1));
-//! double.bump_job("default", "web");       // someone else changes the job (new JobModifyIndex)
 //! double.requests();                       // Vec<RequestRecord> in arrival order
 //! double.count("PUT", "/v1/jobs");         // requests per method + exact path
 //! double.job("default", "web");            // stored job as JSON (server form)
-//! double.evaluations("default", "web");    // its evaluations; also allocations(ns, id)
-//! double.shutdown();
+//! double.evaluations("default", "web");    // its evaluations, oldest first
 //! ```
 //!
 //! [`DoubleConfig`] fields: `acl` (token → [`TokenPolicy`]; `None` = ACL disabled), `tls`
@@ -49,8 +47,6 @@
 //! `GET|PUT|POST /v1/job/:id/scale`, `GET /v1/evaluation/:id`, `GET /v1/deployment/:id`,
 //! `GET /v1/allocation/:id`, `GET /v1/status/leader`, `GET /v1/agent/self`.
 
-#![allow(dead_code)]
-
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -66,10 +62,7 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct AllocationSpec {
     pub id: String,
-    pub name: String,
-    pub namespace: String,
     pub job_id: String,
-    pub job_version: u64,
     pub task_group: String,
     /// The task group as stored on the server (API JSON), with tasks and their driver config.
     pub group: Value,
@@ -194,8 +187,6 @@ pub enum FaultKind {
     DropBeforeHandling,
     /// Handle the request (state changes happen), then close the connection without answering.
     DropAfterHandling,
-    /// Wait this long before handling the request.
-    Delay(Duration),
     /// Someone else writes this job (new version and JobModifyIndex) just before the request
     /// is handled — a concurrent change between a plan and a register.
     ConcurrentJobChange { namespace: String, job_id: String },
@@ -360,10 +351,6 @@ impl NomadDouble {
         format!("{scheme}://{}", self.addr)
     }
 
-    pub fn socket_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     pub fn inject(&self, fault: Fault) {
         self.shared.lock().faults.push_back(fault);
     }
@@ -400,16 +387,6 @@ impl NomadDouble {
             .cloned()
     }
 
-    pub fn allocations(&self, namespace: &str, job_id: &str) -> Vec<Value> {
-        let state = self.shared.lock();
-        state
-            .allocs
-            .values()
-            .filter(|a| a["Namespace"] == namespace && a["JobID"] == job_id)
-            .cloned()
-            .collect()
-    }
-
     /// Evaluations of a job, oldest first.
     pub fn evaluations(&self, namespace: &str, job_id: &str) -> Vec<Value> {
         let state = self.shared.lock();
@@ -421,16 +398,6 @@ impl NomadDouble {
             .collect();
         evals.sort_by_key(|e| e["CreateIndex"].as_u64());
         evals
-    }
-
-    /// Simulate someone else's concurrent write to a job: a new version and JobModifyIndex.
-    pub fn bump_job(&self, namespace: &str, id: &str) -> Option<u64> {
-        bump_job(&self.shared, namespace, id)
-    }
-
-    /// Stop serving (also done on drop).
-    pub fn shutdown(&self) {
-        self.server.abort();
     }
 }
 
@@ -596,10 +563,6 @@ async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(stream: S, shared: 
             Some(FaultKind::Respond(status, body)) => Response::text(status, body),
             Some(FaultKind::ConcurrentJobChange { namespace, job_id }) => {
                 bump_job(&shared, &namespace, &job_id);
-                handle(&shared, &request).await
-            }
-            Some(FaultKind::Delay(delay)) => {
-                tokio::time::sleep(delay).await;
                 handle(&shared, &request).await
             }
             None => handle(&shared, &request).await,
@@ -1961,10 +1924,7 @@ fn schedule(shared: &Arc<Shared>, eval_id: &str) -> (Starts, Vec<AllocationSpec>
         state.allocs.insert(alloc_id.clone(), alloc);
         let spec = AllocationSpec {
             id: alloc_id.clone(),
-            name,
-            namespace: namespace.clone(),
             job_id: job_id.clone(),
-            job_version: version,
             task_group: group_name.clone(),
             group,
             ports,

@@ -6,8 +6,6 @@
 //! It is not a general Kubernetes simulator: no writes, no field selectors, no resourceVersion
 //! semantics beyond what a single list-then-watch needs.
 
-#![allow(dead_code)]
-
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode};

@@ -42,7 +42,7 @@ fn service_files() -> Vec<PathBuf> {
 
 fn settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path("../snapshots");
+    s.set_snapshot_path("../../snapshots");
     s.set_prepend_module_to_snapshot(false);
     s.set_omit_expression(true);
     s

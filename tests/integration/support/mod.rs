@@ -1,9 +1,10 @@
-//! Shared test support: the Nomad API double and a throwaway PKI for TLS tests.
-//! Not used by the shipped binary; every address here is loopback.
+//! Shared test support: the Nomad API double, the fake Kubernetes API, the verifier's process
+//! fixtures and a throwaway PKI for TLS tests. Not used by the shipped binary; every address
+//! here is loopback.
 
-#![allow(dead_code)]
-
+pub mod fake_kube;
 pub mod nomad_double;
+pub mod verify_fixtures;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 /// A CA, a server certificate for `localhost` / `127.0.0.1`, and a client certificate, all
 /// generated for one test and written as PEM files into a temporary directory.
 pub struct TestPki {
-    pub dir: tempfile::TempDir,
+    /// Holds the PEM files; they are deleted when the PKI is dropped.
+    _dir: tempfile::TempDir,
     pub ca_cert: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
@@ -75,7 +77,7 @@ impl TestPki {
         let mut config = builder.with_single_cert(chain, key).expect("server config");
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         TestPki {
-            dir,
+            _dir: dir,
             ca_cert: ca_path,
             client_cert: client_cert_path,
             client_key: client_key_path,

@@ -2,11 +2,8 @@
 //! `convert --from-cluster` (cleaned Knative YAML), what `--export-dir` writes, the errors that
 //! tell them what to do, and the pod watch the verifier reuses.
 
-#[path = "support/fake_kube.rs"]
-mod fake_kube;
-
+use crate::support::fake_kube::{FakeCluster, FakeKube, fixture};
 use clap::Parser;
-use fake_kube::{FakeCluster, FakeKube, fixture};
 use knative2nomad::knative::cluster::{
     ClusterArgs, ClusterConnection, ClusterQuery, ImportError, ImportedService, NamespaceScope,
     connect, export, fetch_services, wait_for_zero_pods,
@@ -202,10 +199,16 @@ async fn the_cleaned_service_keeps_its_spec_intact() {
         10
     );
 
-    insta::assert_snapshot!(
-        "checkout_manifest",
-        find(&services, "payments", "checkout").manifest_yaml
-    );
+    // The snapshot keeps the file it had when these tests were their own crate (`import`).
+    let mut snapshots = insta::Settings::clone_current();
+    snapshots.set_snapshot_path("../snapshots");
+    snapshots.set_prepend_module_to_snapshot(false);
+    snapshots.bind(|| {
+        insta::assert_snapshot!(
+            "import__checkout_manifest",
+            find(&services, "payments", "checkout").manifest_yaml
+        )
+    });
 }
 
 #[tokio::test]

@@ -1,0 +1,18 @@
+//! The integration tests, as one test crate: one link and one binary instead of one per file,
+//! and the shared support (the Nomad API double, the fake Kubernetes API, the verifier's process
+//! fixtures, a test PKI) compiled once, so that nothing in it is dead code for some test file.
+//!
+//! Each module reads like a user session of one part of the tool; `support/` holds the doubles.
+//! Run one part with a filter, e.g. `cargo test --test integration deploy::`.
+
+mod support;
+
+mod batch;
+mod cli;
+mod convert_snapshots;
+mod deploy;
+mod deploy_bench;
+mod import;
+mod invalid_inputs;
+mod properties;
+mod verify;
