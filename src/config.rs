@@ -1,14 +1,16 @@
-//! Conversion settings: defaults, the optional settings file, and the flags that override it.
-//! Everything that changes what a Service becomes is in [`ConvertOptions`], so one value
-//! describes a run and `check` can regenerate exactly what `convert` wrote.
+//! Conversion settings: defaults and the optional settings file. Everything that changes what a
+//! Service becomes is in [`ConvertOptions`], so one value describes a run and `check` can
+//! regenerate exactly what `convert` wrote.
+//!
+//! Not here: the command line. `cli` puts the flags on top of these settings; this module
+//! knows nothing of clap.
 
-use crate::cli::{MappingArgs, PlacementArgs};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 
 /// Output format of job files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     #[default]
@@ -27,7 +29,7 @@ impl OutputFormat {
 }
 
 /// Nomad service discovery provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceProvider {
     #[default]
@@ -45,7 +47,7 @@ impl ServiceProvider {
 }
 
 /// What to do with Knative's scale to zero (min-scale 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleToZero {
     /// Keep at least one instance running (Nomad has no request-driven activator).
@@ -120,45 +122,17 @@ struct SettingsFile {
 }
 
 impl ConvertOptions {
-    /// Defaults, then the settings file (if any), then flags.
-    pub fn from_args(args: &MappingArgs, placement: &PlacementArgs) -> Result<ConvertOptions> {
+    /// The defaults, then what the settings file at `path` sets. Flags go on top of this
+    /// (`cli` applies them), then [`ConvertOptions::check`].
+    pub fn from_file(path: &Path) -> Result<ConvertOptions> {
         let mut opts = ConvertOptions::default();
-        if let Some(path) = &args.config {
-            opts.apply_file(path)?;
-        }
-        if let Some(v) = args.cpu_mhz_per_core {
-            opts.cpu_mhz_per_core = v;
-        }
-        if !args.datacenters.is_empty() {
-            opts.datacenters = args.datacenters.clone();
-        }
-        if placement.region.is_some() {
-            opts.region = placement.region.clone();
-        }
-        if placement.namespace.is_some() {
-            opts.namespace_override = placement.namespace.clone();
-        }
-        if let Some(p) = args.service_provider {
-            opts.service_provider = p;
-        }
-        opts.traefik |= args.traefik;
-        if let Some(d) = &args.domain {
-            opts.domain = d.clone();
-        }
-        if let Some(t) = &args.domain_template {
-            opts.domain_template = t.clone();
-        }
-        if let Some(m) = args.default_max_scale {
-            opts.default_max_scale = m;
-        }
-        if let Some(s) = args.scale_to_zero {
-            opts.scale_to_zero = s;
-        }
-        opts.strict |= args.strict;
-        opts.allow
-            .extend(args.allow.iter().map(|c| c.trim().to_ascii_uppercase()));
-        opts.check()?;
+        opts.apply_file(path)?;
         Ok(opts)
+    }
+
+    /// Accepts a finding code under `strict`, written as users write it (`k2n020 `).
+    pub fn allow_code(&mut self, code: &str) {
+        self.allow.push(code.trim().to_ascii_uppercase());
     }
 
     fn apply_file(&mut self, path: &Path) -> Result<()> {
@@ -205,14 +179,14 @@ impl ConvertOptions {
             self.scale_to_zero = v;
         }
         self.strict = strict.unwrap_or(self.strict);
-        if let Some(v) = allow {
-            self.allow
-                .extend(v.iter().map(|c| c.trim().to_ascii_uppercase()));
+        for code in allow.iter().flatten() {
+            self.allow_code(code);
         }
         Ok(())
     }
 
-    fn check(&self) -> Result<()> {
+    /// Refuses settings no conversion can use; messages name the flag that sets each one.
+    pub fn check(&self) -> Result<()> {
         anyhow::ensure!(
             self.cpu_mhz_per_core > 0,
             "--cpu-mhz-per-core must be at least 1"

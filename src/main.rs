@@ -4,7 +4,7 @@
 
 use clap::Parser;
 use knative2nomad::cli::{CheckArgs, Cli, Command, ConvertArgs, MessageFormat, ValidateArgs};
-use knative2nomad::config::{ConvertOptions, OutputFormat};
+use knative2nomad::config::OutputFormat;
 use knative2nomad::findings::{self, Finding};
 use knative2nomad::migrate::{self, Batch};
 use std::io::Write;
@@ -22,8 +22,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Validate(args) => validate(args),
         Command::Explain(args) => explain(&args.code),
-        Command::Deploy(args) => knative2nomad::deploy::run(args),
-        Command::Verify(args) => knative2nomad::verify::run(args),
+        Command::Deploy(args) => args.settings().and_then(knative2nomad::deploy::run),
+        Command::Verify(args) => knative2nomad::verify::run(args.settings()),
     };
     match result {
         Ok(code) => code,
@@ -67,18 +67,19 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 }
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
+    let mut opts = args.mapping.convert_options(&args.placement)?;
     opts.record_provenance = args.annotate;
+    let format = OutputFormat::from(args.format);
     let keep = migrate::Keep {
         jobs: false,
-        rendered: Some((args.format, args.annotate)),
+        rendered: Some((format, args.annotate)),
     };
     // Jobs are printed or written as the batch converts them, so its memory does not grow
     // with the text of every job.
     let mut writer = args
         .output
         .as_ref()
-        .map(|dir| migrate::OutputWriter::new(dir, args.format, args.force, args.annotate));
+        .map(|dir| migrate::OutputWriter::new(dir, format, args.force, args.annotate));
     // Not locked: the batch prints from whichever thread is free while the next step converts.
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let mut first = true;
@@ -93,10 +94,10 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         // step aside, or the two interleave.
         bar.suspend(|| {
             for s in services {
-                let Some(text) = migrate::rendered_text(s, args.format, args.annotate) else {
+                let Some(text) = migrate::rendered_text(s, format, args.annotate) else {
                     continue;
                 };
-                let separator = if !first && args.format == OutputFormat::Hcl {
+                let separator = if !first && format == OutputFormat::Hcl {
                     "\n"
                 } else {
                     ""
@@ -133,9 +134,9 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut extra_files: Vec<(std::path::PathBuf, String)> = Vec::new();
     for path in &args.report {
         let text = if path.extension().is_some_and(|e| e == "json") {
-            knative2nomad::report::json(&batch, args.format)
+            knative2nomad::report::json(&batch, format)
         } else {
-            knative2nomad::report::markdown(&batch, args.format)
+            knative2nomad::report::markdown(&batch, format)
         };
         extra_files.push((path.clone(), text));
     }
@@ -205,8 +206,8 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
     let runtime = tokio::runtime::Runtime::new()?;
     let names: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
     let services = runtime.block_on(async {
-        let connection = cluster::connect(&args.cluster).await?;
-        let query = cluster::ClusterQuery::from_args(&args.cluster, names, &connection)?;
+        let connection = cluster::connect(&args.cluster.kube.settings()).await?;
+        let query = cluster::ClusterQuery::new(&args.cluster.selection(), names, &connection)?;
         cluster::fetch_services(connection.client.clone(), &query).await
     })?;
     if services.is_empty() {
@@ -227,14 +228,15 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = ConvertOptions::from_args(&args.mapping, &args.placement)?;
+    let mut opts = args.mapping.convert_options(&args.placement)?;
     opts.record_provenance = args.annotate;
+    let format = OutputFormat::from(args.format);
     let keep = migrate::Keep {
         jobs: false,
-        rendered: Some((args.format, args.annotate)),
+        rendered: Some((format, args.annotate)),
     };
     // Compared as the batch converts, so only the diffs are kept, not every job's text.
-    let mut checker = migrate::Checker::new(&args.against, args.format, args.annotate);
+    let mut checker = migrate::Checker::new(&args.against, format, args.annotate);
     let batch = migrate::run_emitting(
         &args.paths,
         &opts,
@@ -288,8 +290,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let cluster = match &args.nomad_addr {
-        Some(addr) => Some(cluster_client(&args, addr)?),
+    let cluster = match args.nomad.settings_if_given() {
+        Some(settings) => Some(cluster_client(settings)?),
         None => None,
     };
     let runtime = match cluster {
@@ -338,26 +340,11 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn cluster_client(
-    args: &ValidateArgs,
-    addr: &str,
+    settings: knative2nomad::nomad::client::ConnectionSettings,
 ) -> anyhow::Result<knative2nomad::nomad::client::NomadClient> {
-    use knative2nomad::nomad::client::{NomadArgs, NomadClient};
-    knative2nomad::nomad::client::install_crypto_provider();
-    let nomad = NomadArgs {
-        address: addr.to_string(),
-        token: args.token.clone(),
-        namespace: None,
-        region: None,
-        ca_cert: args.ca_cert.clone(),
-        client_cert: None,
-        client_key: None,
-        tls_server_name: None,
-        tls_skip_verify: false,
-        retry_attempts: 3,
-        retry_base_delay: std::time::Duration::from_millis(250),
-    };
-    NomadClient::new(nomad.settings())
-        .map_err(|e| anyhow::anyhow!("cannot reach Nomad at {addr}: {e}"))
+    let address = settings.address.clone();
+    knative2nomad::nomad::client::NomadClient::new(settings)
+        .map_err(|e| anyhow::anyhow!("cannot reach Nomad at {address}: {e}"))
 }
 
 fn explain(code: &str) -> anyhow::Result<ExitCode> {

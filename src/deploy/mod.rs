@@ -13,45 +13,31 @@ pub mod plan_view;
 pub use load::load_jobs;
 pub use pipeline::{Outcome, PipelineOptions, Stage};
 
-use crate::nomad::client::{NomadArgs, NomadClient};
+use crate::config::ConvertOptions;
+use crate::nomad::client::{ConnectionSettings, NomadClient};
 use crate::nomad::model::Job;
 use anyhow::Context;
-use clap::Args;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Args)]
-pub struct DeployArgs {
-    /// Knative sources (converted in-process as `convert` does), job files written by `convert`
-    /// (HCL, or JSON: `{"Job": ...}` or a bare job, several per file), directories holding
-    /// them, or `-` for JSON on stdin.
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<std::path::PathBuf>,
-    #[command(flatten)]
-    pub nomad: NomadArgs,
-    /// Conversion settings for Knative sources, as for `convert`.
-    #[command(flatten)]
-    pub mapping: crate::cli::MappingArgs,
-    /// Validate and plan only; register nothing.
-    #[arg(long, conflicts_with = "detach")]
-    pub plan: bool,
-    /// Return after registering, without following the evaluation and deployment.
-    #[arg(long)]
-    pub detach: bool,
-    /// Jobs deployed at the same time.
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
+/// Everything one `deploy` run needs, resolved from flags and environment by `cli`.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    /// Knative sources, job files (HCL or JSON), directories of them, or `-` for JSON on stdin.
+    pub paths: Vec<PathBuf>,
+    /// How Knative sources are converted (the job namespace and region come from the
+    /// connection's, as `nomad job run` would place them).
+    pub convert: ConvertOptions,
+    pub connection: ConnectionSettings,
+    /// How far to take each job, and how to follow it.
+    pub pipeline: PipelineOptions,
+    /// Jobs deployed at the same time (at least 1).
+    pub parallel: usize,
     /// Do not start further jobs once one has failed.
-    #[arg(long)]
     pub fail_fast: bool,
-    /// Longest wait of one blocking query (the server caps it at 5m).
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    pub blocking_wait: Duration,
-    /// Print only the summary, not each job's progress.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 /// One job's result in a batch.
@@ -175,38 +161,22 @@ pub fn render_summary(reports: &[JobReport]) -> String {
     out
 }
 
-pub fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    // The job namespace and region for converted sources come from the connection settings.
-    let placement = crate::cli::PlacementArgs {
-        namespace: args.nomad.namespace.clone(),
-        region: args.nomad.region.clone(),
-    };
-    let convert = crate::config::ConvertOptions::from_args(&args.mapping, &placement)?;
-    let jobs = load_jobs(&args.paths, &convert)?;
-    let settings = args.nomad.settings();
+/// Runs `deploy`: loads the jobs, deploys them, prints each failure and the summary, and returns
+/// the batch's exit code.
+pub fn run(settings: DeploySettings) -> anyhow::Result<ExitCode> {
+    let jobs = load_jobs(&settings.paths, &settings.convert)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let client = NomadClient::new(settings).context("Nomad connection settings")?;
-    let options = PipelineOptions {
-        stage: if args.plan {
-            Stage::Plan
-        } else if args.detach {
-            Stage::Register
-        } else {
-            Stage::Follow
-        },
-        blocking_wait: args.blocking_wait,
-        quiet: args.quiet,
-    };
+    let client = NomadClient::new(settings.connection).context("Nomad connection settings")?;
     let reports = runtime.block_on(deploy_batch(
         &client,
         jobs,
-        &options,
-        usize::from(args.parallel),
-        args.fail_fast,
+        &settings.pipeline,
+        settings.parallel,
+        settings.fail_fast,
     ));
     for report in reports.iter().filter(|r| r.outcome.exit_code() != 0) {
         eprintln!(

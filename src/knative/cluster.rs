@@ -14,7 +14,6 @@
 //! construction. It never writes to the cluster, and a Secret value never leaves
 //! [`read_secret_shape`]: it is not returned, printed, logged or written.
 
-use clap::Args;
 use futures::TryStreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::{Api, ListParams};
@@ -63,68 +62,23 @@ const STRIPPED_METADATA: [&str; 11] = [
     "generateName",
 ];
 
-/// Flags of `convert --from-cluster`, shaped after kubectl and kn. Flatten it into a command;
-/// positional service NAMEs are the caller's (they share the PATH positional of `convert`).
-/// Argument ids carry a `k8s_` prefix so that flattening next to `MappingArgs` (whose
-/// `--nomad-namespace` field is also called `namespace`) cannot clash; refer to them by these ids
-/// in `requires`/`conflicts_with` (e.g. `required_unless_present = "k8s_from_cluster"`).
-#[derive(Debug, Clone, Default, Args)]
-pub struct ClusterArgs {
-    /// Read Knative Services from the Kubernetes cluster (the current kubeconfig context) instead
-    /// of files; positional arguments are then service names (none = every service).
-    #[arg(id = "k8s_from_cluster", long = "from-cluster")]
-    pub from_cluster: bool,
-    /// Kubeconfig context to use (default: the kubeconfig's current-context).
-    #[arg(
-        id = "k8s_context",
-        long = "context",
-        value_name = "CONTEXT",
-        requires = "k8s_from_cluster"
-    )]
+/// How to reach the cluster, as kubectl finds it: a kubeconfig file (default: `KUBECONFIG`, which
+/// may list several files, else `~/.kube/config`) and a context (default: its current-context).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubeSettings {
     pub context: Option<String>,
-    /// Kubeconfig file (default: $KUBECONFIG, which may list several files, else ~/.kube/config).
-    #[arg(
-        id = "k8s_kubeconfig",
-        long = "kubeconfig",
-        value_name = "FILE",
-        requires = "k8s_from_cluster"
-    )]
     pub kubeconfig: Option<PathBuf>,
-    /// Namespace to read from (default: the namespace of the kubeconfig context, else "default").
-    #[arg(
-        id = "k8s_namespace",
-        short = 'n',
-        long = "namespace",
-        value_name = "NS",
-        requires = "k8s_from_cluster",
-        conflicts_with = "k8s_all_namespaces"
-    )]
+}
+
+/// Which Services to read, as kubectl's `-n`, `-A` and `-l` say it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSelection {
+    /// `-n`: this namespace (default: the namespace of the kubeconfig context).
     pub namespace: Option<String>,
-    /// Read Knative Services of every namespace.
-    #[arg(
-        id = "k8s_all_namespaces",
-        short = 'A',
-        long = "all-namespaces",
-        requires = "k8s_from_cluster"
-    )]
+    /// `-A`: every namespace.
     pub all_namespaces: bool,
-    /// Label selector, as kubectl takes it (e.g. `app=shop,tier!=batch`).
-    #[arg(
-        id = "k8s_selector",
-        short = 'l',
-        long = "selector",
-        value_name = "SELECTOR",
-        requires = "k8s_from_cluster"
-    )]
+    /// `-l`: a label selector, passed to the API server as it is.
     pub selector: Option<String>,
-    /// Also write the cleaned Knative YAML to DIR/<namespace>/<name>.yaml (like `kn service export`).
-    #[arg(
-        id = "k8s_export_dir",
-        long = "export-dir",
-        value_name = "DIR",
-        requires = "k8s_from_cluster"
-    )]
-    pub export_dir: Option<PathBuf>,
 }
 
 /// Where the client points, for messages that tell the user which cluster said what.
@@ -166,7 +120,8 @@ pub enum NamespaceScope {
     Namespace(String),
 }
 
-/// What to read: built from [`ClusterArgs`] by [`ClusterQuery::from_args`], or by hand in tests.
+/// What to read: resolved from an [`ImportSelection`] by [`ClusterQuery::new`], or by hand in
+/// tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterQuery {
     pub scope: NamespaceScope,
@@ -181,14 +136,14 @@ pub struct ClusterQuery {
 }
 
 impl ClusterQuery {
-    /// Resolves the flags the way kubectl does: `-n` wins, else `-A`, else the namespace of the
-    /// kubeconfig context (which the client carries as its default namespace).
-    pub fn from_args(
-        args: &ClusterArgs,
+    /// Resolves the selection the way kubectl does: `-n` wins, else `-A`, else the namespace of
+    /// the kubeconfig context (which the client carries as its default namespace).
+    pub fn new(
+        selection: &ImportSelection,
         names: Vec<String>,
         connection: &ClusterConnection,
     ) -> Result<Self, ImportError> {
-        let scope = match (&args.namespace, args.all_namespaces) {
+        let scope = match (&selection.namespace, selection.all_namespaces) {
             (Some(namespace), _) => NamespaceScope::Namespace(namespace.clone()),
             (None, true) => NamespaceScope::All,
             (None, false) => {
@@ -197,7 +152,7 @@ impl ClusterQuery {
         };
         let query = ClusterQuery {
             scope,
-            selector: args.selector.clone(),
+            selector: selection.selector.clone(),
             names,
             page_size: DEFAULT_PAGE_SIZE,
             origin: connection.origin.clone(),
@@ -381,14 +336,14 @@ pub fn install_crypto_provider() {
 /// Builds a client the way kubectl finds its settings: `--kubeconfig`, else `KUBECONFIG` (a list
 /// of files, merged), else `~/.kube/config`; `--context` else the current-context; and, with
 /// none of these present, the in-cluster service account.
-pub async fn connect(args: &ClusterArgs) -> Result<ClusterConnection, ImportError> {
+pub async fn connect(settings: &KubeSettings) -> Result<ClusterConnection, ImportError> {
     install_crypto_provider();
     let options = KubeConfigOptions {
-        context: args.context.clone(),
+        context: settings.context.clone(),
         cluster: None,
         user: None,
     };
-    let kubeconfig = match &args.kubeconfig {
+    let kubeconfig = match &settings.kubeconfig {
         Some(path) => Kubeconfig::read_from(path).map_err(|source| ImportError::Kubeconfig {
             path: Some(path.clone()),
             source: Box::new(source),
@@ -397,7 +352,7 @@ pub async fn connect(args: &ClusterArgs) -> Result<ClusterConnection, ImportErro
             Ok(kubeconfig) => kubeconfig,
             Err(source) => {
                 let may_use_in_cluster =
-                    args.context.is_none() && std::env::var_os("KUBECONFIG").is_none();
+                    settings.context.is_none() && std::env::var_os("KUBECONFIG").is_none();
                 if !may_use_in_cluster {
                     return Err(ImportError::Kubeconfig {
                         path: None,
@@ -414,14 +369,14 @@ pub async fn connect(args: &ClusterArgs) -> Result<ClusterConnection, ImportErro
             }
         },
     };
-    let context = args
+    let context = settings
         .context
         .clone()
         .or_else(|| kubeconfig.current_context.clone());
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|source| ImportError::Kubeconfig {
-            path: args.kubeconfig.clone(),
+            path: settings.kubeconfig.clone(),
             source: Box::new(source),
         })?;
     client_for(config, context)

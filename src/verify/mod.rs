@@ -15,9 +15,9 @@ pub mod plot;
 pub mod report;
 pub mod stats;
 
-use crate::nomad::client::{NomadArgs, NomadClient};
+use crate::knative::cluster::KubeSettings;
+use crate::nomad::client::{ConnectionSettings, NomadClient};
 use anyhow::{Context, bail};
-use clap::Args;
 use cold::{ColdSample, Forcing, KubeTarget, NomadTarget, Probe, Side};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -28,104 +28,69 @@ use std::time::Duration;
 /// Exit code when the run could not measure (as opposed to a FAIL verdict).
 pub const EXIT_ERROR: u8 = 4;
 
-/// Flags of `knative2nomad verify`, boxed so the subcommand enum stays small.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub options: Box<VerifyOptions>,
-}
-
-/// The settings behind [`VerifyArgs`].
-#[derive(Debug, Args)]
-pub struct VerifyOptions {
+/// Everything one `verify` run needs, resolved from flags by `cli` (docs/verify.md describes
+/// each setting under its flag name).
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
     /// URL of the Knative Service (what clients call).
-    #[arg(long, value_name = "URL")]
     pub knative_url: String,
     /// Host header for Knative requests, when the URL points at the ingress by address.
-    #[arg(long, value_name = "HOST")]
     pub knative_host: Option<String>,
-    /// The Knative Service as NAMESPACE/NAME: enables watch-based cold starts through the
-    /// Kubernetes API (kubeconfig as for kubectl). Without it: idle waits (slow).
-    #[arg(long, value_name = "NS/NAME")]
+    /// The Knative Service as NAMESPACE/NAME: watch-based cold starts through the Kubernetes API.
     pub knative_service: Option<String>,
-    /// kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "CONTEXT")]
-    pub context: Option<String>,
-    /// Without kube access: idle time after which Knative has scaled the revision to zero
-    /// (stable window 60s + scale-to-zero grace 30s by default).
-    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = humantime::parse_duration)]
+    /// How to reach the Kubernetes API for `knative_service`.
+    pub kube: KubeSettings,
+    /// Without kube access: idle time after which Knative has scaled the revision to zero.
     pub knative_idle_wait: Duration,
-    /// URL of the migrated service on Nomad (e.g. through Traefik).
-    #[arg(long, value_name = "URL")]
+    /// URL of the migrated service on Nomad.
     pub nomad_url: String,
     /// Host header for Nomad requests.
-    #[arg(long, value_name = "HOST")]
     pub nomad_host: Option<String>,
-    /// Nomad job ID: enables scale-based cold starts through the API.
-    #[arg(long, value_name = "JOB")]
+    /// Nomad job ID: scale-based cold starts through the API.
     pub nomad_job: Option<String>,
     /// Task group to scale (default: the job ID).
-    #[arg(long, value_name = "GROUP")]
     pub nomad_group: Option<String>,
-    /// Without --nomad-job: idle time after which something else (e.g. Sablier) scaled to zero.
-    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = humantime::parse_duration)]
+    /// Without `nomad_job`: idle time after which something else scaled to zero.
     pub nomad_idle_wait: Duration,
-    #[command(flatten)]
-    pub nomad: NomadArgs,
+    /// How to reach the Nomad API for `nomad_job`.
+    pub nomad: ConnectionSettings,
     /// Cold starts per platform.
-    #[arg(long, default_value_t = 30, value_name = "N")]
     pub cold_starts: usize,
-    /// Warm load duration per platform (0 skips warm latency).
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// Warm load duration per platform (zero skips warm latency).
     pub warm_duration: Duration,
-    /// Warm load rate, requests per second (open loop: sent on schedule, whatever the latency).
-    #[arg(long, default_value_t = 100.0, value_name = "RPS")]
+    /// Warm load rate, requests per second (open loop).
     pub warm_rate: f64,
     /// Connections (one thread each) for warm load.
-    #[arg(long, default_value_t = 8, value_name = "N")]
     pub warm_connections: usize,
     /// Relative tolerance: 0.1 lets Nomad be 10% slower than Knative.
-    #[arg(long, value_name = "FRACTION")]
     pub tolerance: Option<f64>,
-    /// Absolute tolerance, e.g. 50ms; with --tolerance the larger allowance applies.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// Absolute tolerance; with `tolerance` the larger allowance applies.
     pub tolerance_abs: Option<Duration>,
     /// Also fail when Nomad is faster than the tolerance (two-sided equivalence test).
-    #[arg(long)]
     pub equivalence: bool,
     /// Confidence level of the bootstrap intervals.
-    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
     pub confidence: f64,
     /// Bootstrap resamples.
-    #[arg(long, default_value_t = 2000, value_name = "N")]
     pub resamples: usize,
     /// Seed of the bootstrap's random numbers (same seed and samples → same report).
-    #[arg(long, default_value_t = 1, value_name = "SEED")]
     pub seed: u64,
     /// A response is correct only if its body contains this.
-    #[arg(long, value_name = "TEXT")]
     pub expect_body: Option<String>,
-    /// Response header that names the serving instance (e.g. a pod or alloc name): a cold start
-    /// served by an instance seen before is discarded.
-    #[arg(long, value_name = "NAME")]
+    /// Response header that names the serving instance.
     pub instance_header: Option<String>,
     /// Give up on one cold start after this long.
-    #[arg(long, default_value = "120s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub cold_timeout: Duration,
     /// Give up on scaling to zero after this long.
-    #[arg(long, default_value = "300s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub scale_timeout: Duration,
     /// Write verify.json, verify.md, verify.svg and verify.prom here.
-    #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
-    /// Push the metrics to a Prometheus Pushgateway, e.g. http://pgw:9091/metrics/job/k2n.
-    #[arg(long, value_name = "URL")]
+    /// Push the metrics to this Prometheus Pushgateway URL.
     pub pushgateway: Option<String>,
 }
 
 /// Run `verify`: the verdict's exit code, or EXIT_ERROR after printing why nothing was decided.
-pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    match run_inner(&args.options) {
+pub fn run(settings: VerifySettings) -> anyhow::Result<ExitCode> {
+    match run_inner(&settings) {
         Ok(verdict) => Ok(ExitCode::from(verdict.exit_code())),
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -134,7 +99,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check_args(args: &VerifyOptions) -> anyhow::Result<stats::TestSettings> {
+fn check_args(args: &VerifySettings) -> anyhow::Result<stats::TestSettings> {
     if !(0.5..1.0).contains(&args.confidence) {
         bail!("--confidence must be in [0.5, 1), got {}", args.confidence);
     }
@@ -159,7 +124,7 @@ fn check_args(args: &VerifyOptions) -> anyhow::Result<stats::TestSettings> {
     })
 }
 
-fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
+fn run_inner(args: &VerifySettings) -> anyhow::Result<stats::Verdict> {
     let settings = check_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -188,7 +153,7 @@ fn run_inner(args: &VerifyOptions) -> anyhow::Result<stats::Verdict> {
 
 /// Cold starts (alternating platforms), warm load, statistics and reports.
 fn measure(
-    args: &VerifyOptions,
+    args: &VerifySettings,
     settings: &stats::TestSettings,
     runtime: &tokio::runtime::Runtime,
     knative: &mut Side,
@@ -314,7 +279,7 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-async fn build_sides(args: &VerifyOptions) -> anyhow::Result<(Side, Side)> {
+async fn build_sides(args: &VerifySettings) -> anyhow::Result<(Side, Side)> {
     let knative_probe = Probe::new(
         &args.knative_url,
         args.knative_host.clone(),
@@ -333,11 +298,7 @@ async fn build_sides(args: &VerifyOptions) -> anyhow::Result<(Side, Side)> {
                 .split_once('/')
                 .with_context(|| format!("--knative-service wants NAMESPACE/NAME, got {svc:?}"))?;
             // The same kubeconfig handling as `convert --from-cluster`.
-            let cluster_args = crate::knative::cluster::ClusterArgs {
-                context: args.context.clone(),
-                ..Default::default()
-            };
-            let client = crate::knative::cluster::connect(&cluster_args)
+            let client = crate::knative::cluster::connect(&args.kube)
                 .await
                 .context("connecting to the Kubernetes cluster")?
                 .client;
@@ -358,7 +319,7 @@ async fn build_sides(args: &VerifyOptions) -> anyhow::Result<(Side, Side)> {
     };
     let nomad_forcing = match &args.nomad_job {
         Some(job) => {
-            let client = NomadClient::new(args.nomad.settings())
+            let client = NomadClient::new(args.nomad.clone())
                 .map_err(anyhow::Error::from)
                 .context("configuring the Nomad client")?;
             let namespace = client.namespace_for(None);

@@ -4,7 +4,7 @@
 //!
 //! Only rendering lives here; the measuring is in cold.rs / load.rs and the tests in stats.rs.
 
-use super::VerifyOptions;
+use super::VerifySettings;
 use super::cold::ColdSample;
 use super::load::LoadResult;
 use super::stats::{self, Comparison, SplitMix64, TestSettings, Tolerance, Verdict};
@@ -62,7 +62,7 @@ pub struct Report {
 
 impl Report {
     pub fn build(
-        args: &VerifyOptions,
+        args: &VerifySettings,
         s: &TestSettings,
         cold_samples: Vec<ColdSample>,
         warm: Vec<(&'static str, LoadResult)>,

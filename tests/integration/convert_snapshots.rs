@@ -26,7 +26,7 @@ fn options_for(path: &Path) -> ConvertOptions {
         argv.extend(flags.split_whitespace().map(str::to_string));
     }
     let flags = Flags::try_parse_from(argv).unwrap();
-    let mut opts = ConvertOptions::from_args(&flags.mapping, &flags.placement).unwrap();
+    let mut opts = flags.mapping.convert_options(&flags.placement).unwrap();
     opts.record_provenance = true; // the annotated rendering is checked too
     opts
 }

@@ -4,9 +4,10 @@
 
 use crate::support::fake_kube::{FakeCluster, FakeKube, fixture};
 use clap::Parser;
+use knative2nomad::cli::ClusterArgs;
 use knative2nomad::knative::cluster::{
-    ClusterArgs, ClusterConnection, ClusterQuery, ImportError, ImportedService, NamespaceScope,
-    connect, export, fetch_services, wait_for_zero_pods,
+    ClusterConnection, ClusterQuery, ImportError, ImportedService, NamespaceScope, connect, export,
+    fetch_services, wait_for_zero_pods,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -644,8 +645,8 @@ users:
     ])
     .cluster;
 
-    let connection = connect(&args).await.unwrap();
-    let resolved = ClusterQuery::from_args(&args, Vec::new(), &connection).unwrap();
+    let connection = connect(&args.kube.settings()).await.unwrap();
+    let resolved = ClusterQuery::new(&args.selection(), Vec::new(), &connection).unwrap();
 
     assert_eq!(connection.origin.context.as_deref(), Some("shop"));
     assert_eq!(resolved.scope, in_namespace("payments"), "like kubectl");
@@ -658,7 +659,7 @@ users:
     let mut explicit = args.clone();
     explicit.namespace = Some("default".to_string());
     assert_eq!(
-        ClusterQuery::from_args(&explicit, Vec::new(), &connection)
+        ClusterQuery::new(&explicit.selection(), Vec::new(), &connection)
             .unwrap()
             .scope,
         in_namespace("default")
@@ -666,14 +667,18 @@ users:
     let mut everywhere = args.clone();
     everywhere.all_namespaces = true;
     assert_eq!(
-        ClusterQuery::from_args(&everywhere, Vec::new(), &connection)
+        ClusterQuery::new(&everywhere.selection(), Vec::new(), &connection)
             .unwrap()
             .scope,
         NamespaceScope::All
     );
     // Names cannot be combined with -A or -l, as in kubectl.
     assert!(matches!(
-        ClusterQuery::from_args(&everywhere, vec!["hello".to_string()], &connection),
+        ClusterQuery::new(
+            &everywhere.selection(),
+            vec!["hello".to_string()],
+            &connection
+        ),
         Err(ImportError::InvalidQuery(_))
     ));
 }
@@ -703,7 +708,7 @@ fn flags_follow_kubectl() {
     assert!(args.from_cluster);
     assert_eq!(args.namespace.as_deref(), Some("payments"));
     assert_eq!(args.selector.as_deref(), Some("tier=backend"));
-    assert_eq!(args.context.as_deref(), Some("kind-shop"));
+    assert_eq!(args.kube.context.as_deref(), Some("kind-shop"));
     assert_eq!(args.export_dir.as_deref(), Some(Path::new("exported")));
     assert!(
         Cli::try_parse_from(["test", "--from-cluster", "-A"])
