@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod crypto;
 pub mod deploy;
 pub mod findings;
 pub mod knative;

@@ -464,12 +464,6 @@ struct ScaleRequest<'a> {
     message: &'a str,
 }
 
-/// Install ring as rustls' process-wide crypto provider; reqwest panics without one. A second
-/// call (or another provider installed first) is fine.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// A Nomad API client. Cheap to clone (reqwest pools connections).
 #[derive(Debug, Clone)]
 pub struct NomadClient {
@@ -483,7 +477,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl NomadClient {
     pub fn new(settings: ConnectionSettings) -> Result<NomadClient, NomadError> {
-        install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         let mut base = settings.address.clone();
         if !base.starts_with("http://") && !base.starts_with("https://") {
             base = format!("http://{base}");

@@ -88,7 +88,7 @@ impl Probe {
         expect_body: Option<String>,
         instance_header: Option<String>,
     ) -> anyhow::Result<Probe> {
-        crate::nomad::client::install_crypto_provider();
+        crate::crypto::install_crypto_provider();
         // No connection reuse: each attempt must reach whatever instance is there now, and a
         // pooled connection to a killed instance would only add a failed attempt.
         let client = reqwest::Client::builder()
@@ -516,19 +516,12 @@ fn pod_selector(k: &KubeTarget) -> String {
     format!("serving.knative.dev/service={}", k.service)
 }
 
-/// Watch the Service's pods until there are none, with the cluster import's pod watch.
+/// Watch the Service's pods until there are none.
 async fn kube_wait_no_pods(k: &KubeTarget, timeout: Duration) -> anyhow::Result<()> {
-    let origin = crate::knative::cluster::ClusterOrigin {
-        server_url: String::new(),
-        context: None,
-    };
+    // A bare Client does not say where it points; errors then name "the client's API server".
+    let origin = crate::knative::cluster::ClusterOrigin::default();
     let selector = pod_selector(k);
-    let wait = crate::knative::cluster::wait_for_zero_pods_selected(
-        k.client.clone(),
-        &origin,
-        &k.namespace,
-        &selector,
-    );
+    let wait = super::pods::wait_for_zero_pods(k.client.clone(), &origin, &k.namespace, &selector);
     tokio::time::timeout(timeout, wait)
         .await
         .with_context(|| {

@@ -96,7 +96,7 @@ impl Tls {
     fn new(host: &str, roots_pem: Option<&[u8]>) -> anyhow::Result<Tls> {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
-        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        crate::crypto::install_crypto_provider();
         let name = match host.rsplit_once(':') {
             Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
             _ => host,

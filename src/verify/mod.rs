@@ -12,6 +12,7 @@ pub mod cold;
 pub mod http1;
 pub mod load;
 pub mod plot;
+pub mod pods;
 pub mod report;
 pub mod stats;
 

@@ -531,7 +531,7 @@ fn tolerance_text(t: &Tolerance) -> String {
 
 /// PUT the metrics text to a Pushgateway URL (`.../metrics/job/<job>[/<label>/<value>]`).
 pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
-    crate::nomad::client::install_crypto_provider();
+    crate::crypto::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()

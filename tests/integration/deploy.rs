@@ -986,7 +986,7 @@ async fn live_deploy_against_a_real_agent() {
 /// The double's HTTP dialect: headers, plain-text errors and their exact codes and words.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_speaks_nomads_http_dialect() {
-    knative2nomad::nomad::client::install_crypto_provider();
+    knative2nomad::crypto::install_crypto_provider();
     let double = NomadDouble::start(DoubleConfig::default()).await;
     let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", double.address());

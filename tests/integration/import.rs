@@ -1,14 +1,15 @@
 //! Cluster import, end to end against a fake Kubernetes API on loopback: what a user gets from
 //! `convert --from-cluster` (cleaned Knative YAML), what `--export-dir` writes, the errors that
-//! tell them what to do, and the pod watch the verifier reuses.
+//! tell them what to do, and the verifier's pod watch over the same connection.
 
 use crate::support::fake_kube::{FakeCluster, FakeKube, fixture};
 use clap::Parser;
 use knative2nomad::cli::ClusterArgs;
 use knative2nomad::knative::cluster::{
-    ClusterConnection, ClusterQuery, ImportError, ImportedService, NamespaceScope, connect, export,
-    fetch_services, wait_for_zero_pods,
+    ClusterConnection, ClusterOrigin, ClusterQuery, ImportError, ImportedService, NamespaceScope,
+    connect, export, fetch_services,
 };
+use knative2nomad::verify::pods::wait_for_zero_pods;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -761,6 +762,9 @@ fn cluster_flags_flatten_into_convert_without_clashes() {
     );
 }
 
+/// The pods of one revision, as Knative labels them.
+const REVISION_00001: &str = "serving.knative.dev/revision=hello-00001";
+
 fn watch_event(kind: &str, object: Value) -> Value {
     json!({"type": kind, "object": object})
 }
@@ -786,9 +790,14 @@ async fn wait_for_zero_pods_returns_when_the_last_pod_is_deleted() {
     })
     .await;
 
-    wait_for_zero_pods(api.client(), "default", "hello-00001")
-        .await
-        .unwrap();
+    wait_for_zero_pods(
+        api.client(),
+        &ClusterOrigin::default(),
+        "default",
+        REVISION_00001,
+    )
+    .await
+    .unwrap();
 
     let requests = api.requests();
     assert_eq!(
@@ -807,9 +816,14 @@ async fn wait_for_zero_pods_returns_when_the_last_pod_is_deleted() {
 #[tokio::test]
 async fn wait_for_zero_pods_returns_at_once_when_none_run() {
     let api = FakeKube::start(FakeCluster::default()).await;
-    wait_for_zero_pods(api.client(), "default", "hello-00001")
-        .await
-        .unwrap();
+    wait_for_zero_pods(
+        api.client(),
+        &ClusterOrigin::default(),
+        "default",
+        REVISION_00001,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         api.requests().len(),
         1,
