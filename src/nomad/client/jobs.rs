@@ -1,0 +1,183 @@
+//! Job endpoints (`/v1/jobs`, `/v1/job/:id/...`, `/v1/validate/job`), as Nomad's `api/jobs.go`
+//! groups them: validate, plan, register, read, deregister, the job's evaluations, allocations
+//! and latest deployment, and scaling.
+
+use super::NomadClient;
+use super::error::NomadError;
+use super::transport::{Indexed, QueryOptions, REQUEST_TIMEOUT, encode_segment};
+use super::types::{
+    AllocationStub, Deployment, DeregisterResponse, Evaluation, JobScaleStatus, PlanResponse,
+    RegisterResponse, ValidateResponse,
+};
+use crate::nomad::model::Job;
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RegisterRequest<'a> {
+    job: &'a Job,
+    enforce_index: bool,
+    job_modify_index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct JobRequest<'a> {
+    job: &'a Job,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    diff: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ScaleRequest<'a> {
+    count: Option<i64>,
+    target: BTreeMap<&'a str, &'a str>,
+    message: &'a str,
+}
+
+impl NomadClient {
+    /// `PUT /v1/validate/job`: validation problems come back as data, not as an error.
+    pub async fn validate(&self, job: &Job) -> Result<Indexed<ValidateResponse>, NomadError> {
+        let ns = self.namespace_for(Some(job));
+        let request = JobRequest { job, diff: false };
+        self.send_json(Method::PUT, "/v1/validate/job", Some(&ns), &request)
+            .await
+    }
+
+    /// `PUT /v1/job/:id/plan` with `Diff`.
+    pub async fn plan(&self, job: &Job, diff: bool) -> Result<Indexed<PlanResponse>, NomadError> {
+        let ns = self.namespace_for(Some(job));
+        let path = format!("/v1/job/{}/plan", encode_segment(job_id(job)?));
+        self.send_json(Method::PUT, &path, Some(&ns), &JobRequest { job, diff })
+            .await
+    }
+
+    /// `PUT /v1/jobs` once, with `EnforceIndex` when `enforce_index` is given. Not retried:
+    /// after an ambiguous failure the caller must read the job back first.
+    pub async fn register_once(
+        &self,
+        job: &Job,
+        enforce_index: Option<u64>,
+    ) -> Result<Indexed<RegisterResponse>, NomadError> {
+        let ns = self.namespace_for(Some(job));
+        let request = RegisterRequest {
+            job,
+            enforce_index: enforce_index.is_some(),
+            job_modify_index: enforce_index.unwrap_or(0),
+            namespace: Some(&ns),
+            region: self.settings.region.as_deref(),
+        };
+        self.send_json_once(Method::PUT, "/v1/jobs", Some(&ns), &request)
+            .await
+    }
+
+    /// `GET /v1/job/:id` (the server's form of the job, as JSON; 404 `job not found`).
+    pub async fn job(&self, namespace: &str, id: &str) -> Result<Indexed<Value>, NomadError> {
+        let path = format!("/v1/job/{}", encode_segment(id));
+        self.get(&path, Some(namespace), QueryOptions::default())
+            .await
+    }
+
+    /// `GET /v1/job/:id/evaluations`, newest first.
+    pub async fn job_evaluations(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> Result<Indexed<Vec<Evaluation>>, NomadError> {
+        let path = format!("/v1/job/{}/evaluations", encode_segment(id));
+        self.get(&path, Some(namespace), QueryOptions::default())
+            .await
+    }
+
+    /// `DELETE /v1/job/:id` (stop; `purge` also removes it).
+    pub async fn deregister(
+        &self,
+        namespace: &str,
+        id: &str,
+        purge: bool,
+    ) -> Result<Indexed<DeregisterResponse>, NomadError> {
+        let path = format!("/v1/job/{}", encode_segment(id));
+        let query = if purge {
+            vec![("purge", "true".to_string())]
+        } else {
+            vec![]
+        };
+        self.call(
+            Method::DELETE,
+            &path,
+            Some(namespace),
+            &query,
+            None,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// `GET /v1/job/:id/deployment`: the latest deployment, `None` when there is none.
+    pub async fn latest_deployment(
+        &self,
+        namespace: &str,
+        id: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Option<Deployment>>, NomadError> {
+        let path = format!("/v1/job/{}/deployment", encode_segment(id));
+        self.get(&path, Some(namespace), options).await
+    }
+
+    /// `GET /v1/job/:id/allocations`, blocking when `options.index` > 0.
+    pub async fn allocations(
+        &self,
+        namespace: &str,
+        id: &str,
+        options: QueryOptions,
+    ) -> Result<Indexed<Vec<AllocationStub>>, NomadError> {
+        let path = format!("/v1/job/{}/allocations", encode_segment(id));
+        self.get(&path, Some(namespace), options).await
+    }
+
+    /// `GET /v1/job/:id/scale`.
+    pub async fn scale_status(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> Result<Indexed<JobScaleStatus>, NomadError> {
+        let path = format!("/v1/job/{}/scale", encode_segment(id));
+        self.get(&path, Some(namespace), QueryOptions::default())
+            .await
+    }
+
+    /// `POST /v1/job/:id/scale`: set `group`'s count (None records only a scaling event).
+    /// Retried on transient failures: setting the same count twice is harmless.
+    pub async fn scale(
+        &self,
+        namespace: &str,
+        id: &str,
+        group: &str,
+        count: Option<i64>,
+        message: &str,
+    ) -> Result<Indexed<RegisterResponse>, NomadError> {
+        let path = format!("/v1/job/{}/scale", encode_segment(id));
+        let request = ScaleRequest {
+            count,
+            target: BTreeMap::from([("Group", group)]),
+            message,
+        };
+        self.send_json(Method::POST, &path, Some(namespace), &request)
+            .await
+    }
+}
+
+fn job_id(job: &Job) -> Result<&str, NomadError> {
+    job.id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| NomadError::Config("the job has no ID".to_string()))
+}

@@ -1,0 +1,88 @@
+//! HTTP client for the parts of the Nomad API that the deployer and the verifier use: connection
+//! settings (the official CLI's environment variables, overridable by flags), typed calls that
+//! return the response's `X-Nomad-Index`, blocking queries, and a retry policy for transient
+//! failures.
+//!
+//! What it is not: a scheduler model or a general Nomad SDK. Register is deliberately *not*
+//! retried here, because whether a dropped register landed can only be decided by reading the
+//! job back — the deployer does that (see `deploy::pipeline`). The token is kept in a [`Secret`]
+//! whose `Debug` is redacted; it is only ever written into the `X-Nomad-Token` request header.
+//!
+//! Layout, after kube-client's: `settings` (where and how to connect), `tls` (certificates,
+//! server name), `transport` (one request, JSON bodies, retries, blocking queries, the index
+//! header), `error`, `types` (the response bodies, only the fields used), and the endpoints
+//! grouped by resource as Nomad's own `api` package groups them: `jobs`, `evaluations`,
+//! `deployments`, `allocations`. A new API call is one method on [`NomadClient`] in its
+//! resource's file, built on `transport`'s `get`, `send_json` or `send_json_once`, with its
+//! response type in `types`.
+
+mod allocations;
+mod deployments;
+mod error;
+mod evaluations;
+mod jobs;
+mod settings;
+mod tls;
+mod transport;
+mod types;
+
+pub use error::NomadError;
+pub use settings::{ConnectionSettings, DEFAULT_ADDRESS, RetryPolicy, Secret, TokenSource};
+pub use transport::{Indexed, QueryOptions};
+pub use types::{
+    AllocDeploymentStatus, AllocationStub, Deployment, DeploymentGroup, DeregisterResponse,
+    DesiredUpdates, Evaluation, GroupScaleStatus, JobScaleStatus, PlanAnnotations, PlanResponse,
+    RegisterResponse, ValidateResponse,
+};
+
+use crate::nomad::model::Job;
+use std::time::Duration;
+
+/// A Nomad API client. Cheap to clone (reqwest pools connections).
+#[derive(Debug, Clone)]
+pub struct NomadClient {
+    http: reqwest::Client,
+    base: String,
+    settings: ConnectionSettings,
+}
+
+impl NomadClient {
+    pub fn new(settings: ConnectionSettings) -> Result<NomadClient, NomadError> {
+        crate::crypto::install_crypto_provider();
+        let base = if settings.address.starts_with("http://")
+            || settings.address.starts_with("https://")
+        {
+            settings.address.clone()
+        } else {
+            format!("http://{}", settings.address)
+        };
+        let builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(32);
+        let (builder, base) = tls::configure(builder, &settings, base)?;
+        let http = builder
+            .build()
+            .map_err(|e| NomadError::Config(format!("building the HTTP client: {e}")))?;
+        Ok(NomadClient {
+            http,
+            base,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &ConnectionSettings {
+        &self.settings
+    }
+
+    /// The namespace a request for `job` goes to: the flag/env, else the job's, else default.
+    pub fn namespace_for(&self, job: Option<&Job>) -> String {
+        self.settings
+            .namespace
+            .clone()
+            .or_else(|| {
+                job.and_then(|j| j.namespace.clone())
+                    .filter(|n| !n.is_empty())
+            })
+            .unwrap_or_else(|| "default".to_string())
+    }
+}
