@@ -9,25 +9,6 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use std::path::Path;
 
-/// Output format of job files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputFormat {
-    #[default]
-    Hcl,
-    Json,
-}
-
-impl OutputFormat {
-    /// File extension of a job file in this format.
-    pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Hcl => "nomad.hcl",
-            OutputFormat::Json => "nomad.json",
-        }
-    }
-}
-
 /// Nomad service discovery provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -3,9 +3,11 @@
 //! The pipeline (see docs/mapping.md): [`knative::load`] reads YAML/JSON documents with their
 //! source locations, [`knative::model`] holds the typed Knative Service, [`convert`] maps it to the
 //! typed Nomad model in [`nomad::model`] while recording [`findings`], and [`nomad::hcl`] /
-//! serde_json render it. [`migrate`] runs the pipeline over many inputs; [`deploy`] and [`verify`]
-//! act on a real cluster.
+//! serde_json render it. [`batch`] runs the pipeline over many inputs and [`output`] writes or
+//! compares what it renders; [`deploy`] and [`verify`] act on a real cluster. [`cli`] turns the
+//! command line into the plain settings these take. ARCHITECTURE.md has the whole map.
 
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod convert;
@@ -13,7 +15,7 @@ pub mod crypto;
 pub mod deploy;
 pub mod findings;
 pub mod knative;
-pub mod migrate;
 pub mod nomad;
+pub mod output;
 pub mod report;
 pub mod verify;

@@ -3,10 +3,10 @@
 //! (an input could not be converted, a check failed, --strict tripped), 2 usage error.
 
 use clap::Parser;
+use knative2nomad::batch::{self, Batch};
 use knative2nomad::cli::{CheckArgs, Cli, Command, ConvertArgs, MessageFormat, ValidateArgs};
-use knative2nomad::config::OutputFormat;
 use knative2nomad::findings::{self, Finding};
-use knative2nomad::migrate::{self, Batch};
+use knative2nomad::output::{self, Durability, OutputFormat, Rendering};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -69,35 +69,43 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut opts = args.mapping.convert_options(&args.placement)?;
     opts.record_provenance = args.annotate;
-    let format = OutputFormat::from(args.format);
-    let keep = migrate::Keep {
+    let rendering = Rendering {
+        format: args.format.into(),
+        annotate: args.annotate,
+    };
+    let keep = batch::Keep {
         jobs: false,
-        rendered: Some((format, args.annotate)),
+        rendered: Some(rendering),
     };
     // Jobs are printed or written as the batch converts them, so its memory does not grow
     // with the text of every job.
     let mut writer = args
         .output
         .as_ref()
-        .map(|dir| migrate::OutputWriter::new(dir, format, args.force, args.annotate));
+        .map(|dir| output::OutputWriter::new(dir, args.force));
     // Not locked: the batch prints from whichever thread is free while the next step converts.
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let mut first = true;
     let mut print_error: Option<std::io::Error> = None;
     let bar = progress_bar();
-    let mut emit = |services: &[migrate::ServiceOutcome]| {
+    let mut emit = |services: &[batch::ServiceOutcome]| {
         if let Some(writer) = writer.as_mut() {
-            writer.write(services);
+            writer.write(
+                services
+                    .iter()
+                    .filter_map(|s| s.job_file(rendering))
+                    .collect(),
+            );
             return;
         }
         // Jobs go to stdout while the bar is drawn on stderr: on one terminal the bar must
         // step aside, or the two interleave.
         bar.suspend(|| {
             for s in services {
-                let Some(text) = migrate::rendered_text(s, format, args.annotate) else {
+                let Some(text) = s.text(rendering) else {
                     continue;
                 };
-                let separator = if !first && format == OutputFormat::Hcl {
+                let separator = if !first && rendering.format == OutputFormat::Hcl {
                     "\n"
                 } else {
                     ""
@@ -118,9 +126,9 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     };
     let batch = if args.cluster.from_cluster {
         let inputs = read_cluster(&args)?;
-        migrate::run_inputs_emitting(inputs, &opts, keep, &bar, &mut emit)
+        batch::run_inputs_emitting(inputs, &opts, keep, &bar, &mut emit)
     } else {
-        migrate::run_emitting(&args.paths, &opts, keep, &bar, &mut emit)
+        batch::run_emitting(&args.paths, &opts, keep, &bar, &mut emit)
     };
     if let Some(e) = print_error {
         return Err(e.into());
@@ -134,9 +142,9 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut extra_files: Vec<(std::path::PathBuf, String)> = Vec::new();
     for path in &args.report {
         let text = if path.extension().is_some_and(|e| e == "json") {
-            knative2nomad::report::json(&batch, format)
+            knative2nomad::report::json(&batch, rendering.format)
         } else {
-            knative2nomad::report::markdown(&batch, format)
+            knative2nomad::report::markdown(&batch, rendering.format)
         };
         extra_files.push((path.clone(), text));
     }
@@ -153,7 +161,7 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     for (path, text) in extra_files {
-        if let Err(e) = migrate::write_atomic(&path, &text) {
+        if let Err(e) = output::write_atomic(&path, text.as_bytes(), Durability::Synced) {
             anyhow::bail!("cannot write {}: {e}", path.display());
         }
     }
@@ -178,7 +186,7 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.message_format == MessageFormat::Human {
-        eprintln!("{}", migrate::summary(&batch));
+        eprintln!("{}", batch::summary(&batch));
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -230,19 +238,29 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut opts = args.mapping.convert_options(&args.placement)?;
     opts.record_provenance = args.annotate;
-    let format = OutputFormat::from(args.format);
-    let keep = migrate::Keep {
+    let rendering = Rendering {
+        format: args.format.into(),
+        annotate: args.annotate,
+    };
+    let keep = batch::Keep {
         jobs: false,
-        rendered: Some((format, args.annotate)),
+        rendered: Some(rendering),
     };
     // Compared as the batch converts, so only the diffs are kept, not every job's text.
-    let mut checker = migrate::Checker::new(&args.against, format, args.annotate);
-    let batch = migrate::run_emitting(
+    let mut checker = output::Checker::new(&args.against, rendering.format);
+    let batch = batch::run_emitting(
         &args.paths,
         &opts,
         keep,
         &indicatif::ProgressBar::hidden(),
-        &mut |services| checker.compare(services),
+        &mut |services| {
+            checker.compare(
+                services
+                    .iter()
+                    .filter_map(|s| s.job_file(rendering))
+                    .collect(),
+            )
+        },
     );
     let errors: Vec<&Finding> = batch
         .all_findings()

@@ -2,9 +2,9 @@
 //! (one test case per Service), GitHub Actions annotations, and the secret-variables manifest
 //! (Nomad Variable paths and item names an operator must create; never values).
 
-use crate::config::OutputFormat;
+use crate::batch::{Batch, ServiceOutcome};
 use crate::findings::{Finding, Severity};
-use crate::migrate::{Batch, ServiceOutcome};
+use crate::output::OutputFormat;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,7 +66,7 @@ fn rows(batch: &Batch, format: OutputFormat) -> Vec<ServiceRow<'_>> {
 /// The report as JSON: every service with its findings, plus findings not tied to a service.
 pub fn json(batch: &Batch, format: OutputFormat) -> String {
     let value = serde_json::json!({
-        "summary": crate::migrate::summary(batch),
+        "summary": crate::batch::summary(batch),
         "services": rows(batch, format),
         "other_findings": batch.other_findings,
     });
@@ -78,7 +78,7 @@ pub fn json(batch: &Batch, format: OutputFormat) -> String {
 /// The report as Markdown: a table a reviewer reads in a pull request.
 pub fn markdown(batch: &Batch, format: OutputFormat) -> String {
     let mut out = String::from("# Knative → Nomad migration report\n\n");
-    let _ = writeln!(out, "{}\n", crate::migrate::summary(batch));
+    let _ = writeln!(out, "{}\n", crate::batch::summary(batch));
     out.push_str("| service | source | output | status | findings |\n|---|---|---|---|---|\n");
     for r in rows(batch, format) {
         let codes: BTreeMap<&str, usize> = r.findings.iter().fold(BTreeMap::new(), |mut m, f| {

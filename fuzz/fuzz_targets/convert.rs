@@ -6,10 +6,11 @@
 
 #![no_main]
 
-use knative2nomad::config::{ConvertOptions, OutputFormat};
+use knative2nomad::batch;
+use knative2nomad::config::ConvertOptions;
 use knative2nomad::knative::load::Input;
-use knative2nomad::migrate;
 use knative2nomad::nomad::{hcl, validate};
+use knative2nomad::output::OutputFormat;
 use libfuzzer_sys::fuzz_target;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,11 +25,11 @@ fuzz_target!(|data: &[u8]| {
         relative_dir: PathBuf::new(),
         text: text.to_string(),
     };
-    let batch = migrate::run_inputs(vec![input], &ConvertOptions::default());
+    let batch = batch::run_inputs(vec![input], &ConvertOptions::default());
     for s in &batch.services {
         let Some(job) = s.job() else { continue };
         let json = serde_json::to_value(job).expect("a job serializes to JSON");
-        let hcl_text = migrate::render(job, &s.source, OutputFormat::Hcl);
+        let hcl_text = knative2nomad::output::render(job, &s.source, OutputFormat::Hcl);
         let parsed = hcl::parse_job(&hcl_text)
             .unwrap_or_else(|e| panic!("HCL does not parse back: {e}\n{hcl_text}"));
         assert_eq!(parsed, json, "HCL and JSON disagree\n{hcl_text}");
@@ -38,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
             "converted job is invalid: {problems:?}\n{hcl_text}"
         );
         // The JSON output must be what the API JSON is.
-        let json_text = migrate::render(job, &s.source, OutputFormat::Json);
+        let json_text = knative2nomad::output::render(job, &s.source, OutputFormat::Json);
         let reread: serde_json::Value =
             serde_json::from_str(&json_text).expect("JSON output parses");
         assert_eq!(reread["Job"], json, "JSON output differs from the job");

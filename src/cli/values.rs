@@ -2,7 +2,8 @@
 //! library's own enums, so the library's types carry no command-line derive. The names users
 //! type are the variant names in lowercase, and each variant's doc comment is its help text.
 
-use crate::config::{OutputFormat, ScaleToZero, ServiceProvider};
+use crate::config::{ScaleToZero, ServiceProvider};
+use crate::output::OutputFormat;
 
 /// `--format`: HCL2 job files or Nomad API JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]

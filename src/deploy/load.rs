@@ -50,7 +50,7 @@ fn is_knative_source(path: &Path) -> bool {
 /// Converts Knative sources as `convert` does; any error (or a warning under --strict) stops
 /// the deploy before anything is sent, with the findings printed.
 fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Job>> {
-    let batch = crate::migrate::run(paths, opts);
+    let batch = crate::batch::run(paths, opts);
     let blocking: Vec<String> = batch
         .all_findings()
         .filter(|f| crate::findings::fails(std::slice::from_ref(*f), opts.strict, &opts.allow))

@@ -440,7 +440,8 @@ impl Report {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+            crate::output::write_atomic(&path, text.as_bytes(), crate::output::Durability::Synced)
+                .with_context(|| format!("writing {}", path.display()))
         };
         write("verify.json", &self.json()?)?;
         write("verify.md", &self.markdown())?;

@@ -4,10 +4,11 @@
 //! A file's first line may carry flags: `# k2n-test: --traefik --domain x`.
 
 use clap::Parser;
+use knative2nomad::batch;
 use knative2nomad::cli::{MappingArgs, PlacementArgs};
-use knative2nomad::config::{ConvertOptions, OutputFormat};
-use knative2nomad::migrate;
+use knative2nomad::config::ConvertOptions;
 use knative2nomad::nomad::{hcl, validate};
+use knative2nomad::output::{OutputFormat, Rendering};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -64,7 +65,7 @@ fn snapshots_round_trip_and_validate() {
     let mut services = 0;
     for path in files {
         let opts = options_for(&path);
-        let batch = migrate::run(std::slice::from_ref(&path), &opts);
+        let batch = batch::run(std::slice::from_ref(&path), &opts);
         let stem = path.file_stem().unwrap().to_string_lossy().to_string();
         assert!(!batch.services.is_empty(), "{stem}: no service found");
         for s in &batch.services {
@@ -89,8 +90,8 @@ fn snapshots_round_trip_and_validate() {
                 continue;
             };
             services += 1;
-            let hcl_text = migrate::render(job, &s.source, OutputFormat::Hcl);
-            let json_text = migrate::render(job, &s.source, OutputFormat::Json);
+            let hcl_text = knative2nomad::output::render(job, &s.source, OutputFormat::Hcl);
+            let json_text = knative2nomad::output::render(job, &s.source, OutputFormat::Json);
             for secret in SECRET_VALUES {
                 assert!(
                     !hcl_text.contains(secret)
@@ -110,7 +111,13 @@ fn snapshots_round_trip_and_validate() {
                 .unwrap_or_else(|e| panic!("{stem}: HCL does not parse back: {e}\n{hcl_text}"));
             assert_eq!(parsed, job_json, "{stem}: HCL and JSON disagree");
             // --annotate only adds comments: the file says the same.
-            let annotated = migrate::render_service(s, OutputFormat::Hcl, true).unwrap();
+            let annotated = s
+                .text(Rendering {
+                    format: OutputFormat::Hcl,
+                    annotate: true,
+                })
+                .unwrap()
+                .into_owned();
             assert!(annotated.contains(" # "), "{stem}: nothing annotated");
             assert_eq!(
                 hcl::parse_job(&annotated).unwrap(),

@@ -834,8 +834,8 @@ async fn wait_for_zero_pods_returns_at_once_when_none_run() {
 
 #[tokio::test]
 async fn cluster_and_exported_yaml_give_identical_jobs() {
+    use knative2nomad::batch;
     use knative2nomad::config::ConvertOptions;
-    use knative2nomad::migrate;
     let api = FakeKube::start(FakeCluster::with_fixtures()).await;
     let connection = api.connection(None);
     let services = fetch_services(
@@ -848,15 +848,15 @@ async fn cluster_and_exported_yaml_give_identical_jobs() {
     export(dir.path(), &services).unwrap();
 
     let opts = ConvertOptions::default();
-    let from_cluster = migrate::run_inputs(
+    let from_cluster = batch::run_inputs(
         services
             .into_iter()
             .map(ImportedService::into_input)
             .collect(),
         &opts,
     );
-    let from_files = migrate::run(&[dir.path().to_path_buf()], &opts);
-    let jobs = |batch: &migrate::Batch| -> Vec<Value> {
+    let from_files = batch::run(&[dir.path().to_path_buf()], &opts);
+    let jobs = |batch: &batch::Batch| -> Vec<Value> {
         batch
             .services
             .iter()
@@ -874,7 +874,7 @@ async fn cluster_and_exported_yaml_give_identical_jobs() {
     let cluster_jobs = jobs(&from_cluster);
     assert_eq!(cluster_jobs.len(), 4);
     assert_eq!(cluster_jobs, jobs(&from_files));
-    let codes = |batch: &migrate::Batch| -> Vec<(String, &'static str)> {
+    let codes = |batch: &batch::Batch| -> Vec<(String, &'static str)> {
         batch
             .all_findings()
             .map(|f| (f.path.clone(), f.code))

@@ -2,9 +2,9 @@
 //! line, exit 1, print nothing on stdout, and write no file.
 
 use assert_cmd::Command;
+use knative2nomad::batch;
 use knative2nomad::config::ConvertOptions;
 use knative2nomad::findings::Severity;
-use knative2nomad::migrate;
 use std::path::PathBuf;
 
 /// (file in testdata/invalid, code, line; 0 = the file as a whole)
@@ -48,7 +48,7 @@ fn every_malformed_input_is_located_and_writes_nothing() {
     let mut failures = Vec::new();
     for (file, code, line) in CASES {
         let path = PathBuf::from("testdata/invalid").join(file);
-        let batch = migrate::run(std::slice::from_ref(&path), &ConvertOptions::default());
+        let batch = batch::run(std::slice::from_ref(&path), &ConvertOptions::default());
         let errors: Vec<_> = batch
             .all_findings()
             .filter(|f| f.severity == Severity::Error)
@@ -110,6 +110,6 @@ fn oversized_input_is_refused() {
     let line = "# padding padding padding padding padding padding padding padding padding\n";
     let text = line.repeat(17 * 1024 * 1024 / line.len() + 1);
     std::fs::write(&path, text).unwrap();
-    let batch = migrate::run(std::slice::from_ref(&path), &ConvertOptions::default());
+    let batch = batch::run(std::slice::from_ref(&path), &ConvertOptions::default());
     assert!(batch.all_findings().any(|f| f.code == "K2N006"));
 }

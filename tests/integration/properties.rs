@@ -6,10 +6,11 @@
 //! job comes out, its HCL parses back to exactly its API JSON and the offline validator finds
 //! nothing. (b) Any text at all never panics the loader and converter.
 
-use knative2nomad::config::{ConvertOptions, OutputFormat};
+use knative2nomad::batch;
+use knative2nomad::config::ConvertOptions;
 use knative2nomad::knative::load::Input;
-use knative2nomad::migrate;
 use knative2nomad::nomad::{hcl, validate};
+use knative2nomad::output::OutputFormat;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use serde_json::{Map, Value, json};
@@ -26,13 +27,13 @@ fn check_pipeline(text: &str) -> Result<usize, TestCaseError> {
         relative_dir: PathBuf::new(),
         text: text.to_string(),
     };
-    let batch = migrate::run_inputs(vec![input], &ConvertOptions::default());
+    let batch = batch::run_inputs(vec![input], &ConvertOptions::default());
     let mut jobs = 0;
     for s in &batch.services {
         let Some(job) = s.job() else { continue };
         jobs += 1;
         let json = serde_json::to_value(job).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let hcl_text = migrate::render(job, &s.source, OutputFormat::Hcl);
+        let hcl_text = knative2nomad::output::render(job, &s.source, OutputFormat::Hcl);
         let parsed = hcl::parse_job(&hcl_text).map_err(|e| {
             TestCaseError::fail(format!("HCL does not parse back: {e}\n{hcl_text}\n{text}"))
         })?;

@@ -3,7 +3,7 @@
 
 use super::error::ImportError;
 use super::query::ImportedService;
-use std::io::Write;
+use crate::output::{Durability, write_atomic};
 use std::path::{Path, PathBuf};
 
 /// Writes `DIR/<namespace>/<name>.yaml` for each service (the layout of `kn service export`),
@@ -24,7 +24,15 @@ pub fn export(dir: &Path, services: &[ImportedService]) -> Result<Vec<PathBuf>, 
             source,
         })?;
         let target = namespace_dir.join(format!("{}.yaml", service.name));
-        write_atomically(&target, service.manifest_yaml.as_bytes())?;
+        write_atomic(
+            &target,
+            service.manifest_yaml.as_bytes(),
+            Durability::Synced,
+        )
+        .map_err(|source| ImportError::Export {
+            path: target.clone(),
+            source,
+        })?;
         written.push(target);
     }
     Ok(written)
@@ -38,28 +46,6 @@ fn is_safe_path_segment(segment: &str) -> bool {
         && segment
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-}
-
-fn write_atomically(target: &Path, contents: &[u8]) -> Result<(), ImportError> {
-    let file_name = target
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = target.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, target)
-    })();
-    result.map_err(|source| {
-        // Best effort: a half-written temporary file must not be left behind.
-        let _ignored = std::fs::remove_file(&temporary);
-        ImportError::Export {
-            path: target.to_path_buf(),
-            source,
-        }
-    })
 }
 
 #[cfg(test)]
