@@ -4,6 +4,7 @@
 //! Conversion never fails outright: it returns the job (or none, when an error finding stops
 //! it) together with every finding, so a batch can report everything in one pass.
 
+mod annotations;
 mod container;
 mod env;
 mod probes;
@@ -15,9 +16,11 @@ mod volumes;
 use crate::config::{ConvertOptions, ScaleToZero};
 use crate::findings::{Finding, Severity};
 use crate::knative::load::{Document, Resources};
-use crate::knative::model::KnativeService;
+use crate::knative::model::{KnativeService, SERVER_ANNOTATIONS};
 use crate::nomad::model::{Job, NetworkResource, Port, Service, TaskGroup, UpdateStrategy};
+use annotations::TemplateAnnotations;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 pub use crate::nomad::SECOND;
 
@@ -401,27 +404,12 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
 /// failure: health-gated, one at a time, with automatic revert.
 fn update_strategy(ctx: &mut Ctx<'_>, svc: &KnativeService) -> UpdateStrategy {
     let key = "serving.knative.dev/progress-deadline";
-    let annotations = svc
-        .spec
-        .template
-        .metadata
-        .annotations
-        .clone()
-        .unwrap_or_default();
+    let annotations = TemplateAnnotations::of(svc);
     let mut progress = 600 * SECOND;
-    if let Some(value) = annotations.get(key) {
-        let path = format!("spec.template.metadata.annotations[{key:?}]");
-        match humantime::parse_duration(value) {
-            Ok(d) if d.as_secs() > 0 => {
-                progress = d.as_secs() as i64 * SECOND;
-                ctx.note("job/update/progress_deadline", format!("{key} {value}"));
-            }
-            _ => ctx.report(
-                "K2N013",
-                &path,
-                format!("{key} {value:?} is not a positive duration"),
-            ),
-        }
+    if let Some(d) = annotations.duration(ctx, key, None, Duration::from_secs(1)) {
+        progress = d.as_secs() as i64 * SECOND;
+        let value = annotations.get(key, None).map_or("", |(_, v)| v);
+        ctx.note("job/update/progress_deadline", format!("{key} {value}"));
     }
     // Nomad requires progress_deadline > healthy_deadline > min_healthy_time.
     let healthy = (5 * 60 * SECOND).min(progress - SECOND).max(2 * SECOND);
@@ -468,10 +456,3 @@ fn job_meta(
     }
     meta
 }
-
-/// Annotations the cluster sets; they describe the old system, not the workload.
-const SERVER_ANNOTATIONS: &[&str] = &[
-    "serving.knative.dev/creator",
-    "serving.knative.dev/lastModifier",
-    "kubectl.kubernetes.io/last-applied-configuration",
-];

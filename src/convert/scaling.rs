@@ -6,11 +6,12 @@
 //! HPA-class CPU and memory targets read nomad-apm.
 
 use super::Ctx;
+use super::annotations::{self, TemplateAnnotations};
 use crate::config::ScaleToZero;
 use crate::knative::model::KnativeService;
 use crate::nomad::model::{ScalingPolicy, TaskGroup};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 const PREFIX: &str = "autoscaling.knative.dev/";
 
@@ -29,41 +30,30 @@ pub struct Scale {
     class_hpa: bool,
 }
 
-/// The value of an autoscaling annotation: the kebab-case key wins over its camelCase alias.
-fn annotation<'a>(
-    annotations: &'a BTreeMap<String, String>,
-    key: &str,
-    alias: Option<&str>,
-) -> Option<(String, &'a String)> {
-    let full = format!("{PREFIX}{key}");
-    if let Some(v) = annotations.get(&full) {
-        return Some((full, v));
-    }
-    let alias = format!("{PREFIX}{}", alias?);
-    annotations.get(&alias).map(|v| (alias, v))
+/// `autoscaling.knative.dev/<name>`.
+fn key(name: &str) -> String {
+    format!("{PREFIX}{name}")
 }
 
-fn path_of(key: &str) -> String {
-    format!("spec.template.metadata.annotations[{key:?}]")
+/// The YAML path of the autoscaling annotation `name`.
+fn path_of(name: &str) -> String {
+    annotations::path(&key(name))
 }
 
 pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
-    let annotations = svc
-        .spec
-        .template
-        .metadata
-        .annotations
-        .clone()
-        .unwrap_or_default();
-    let int = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, default: u64| -> u64 {
-        match annotation(&annotations, key, alias) {
+    let annotations = TemplateAnnotations::of(svc);
+    // An autoscaling annotation by its name and legacy camelCase alias.
+    let annotation =
+        |name: &str, alias: Option<&str>| annotations.get(&key(name), alias.map(key).as_deref());
+    let int = |ctx: &mut Ctx<'_>, name: &str, alias: Option<&str>, default: u64| -> u64 {
+        match annotation(name, alias) {
             None => default,
             Some((full, v)) => match v.trim().parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => {
                     ctx.report(
                         "K2N013",
-                        &path_of(&full),
+                        &annotations::path(full),
                         format!("{full} must be a non-negative integer, not {v:?}"),
                     );
                     default
@@ -75,29 +65,29 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
     let max = int(ctx, "max-scale", Some("maxScale"), 0);
     let initial = int(ctx, "initial-scale", Some("initialScale"), 1);
     if max > 0 && min > max {
-        let key = annotation(&annotations, "min-scale", Some("minScale"))
+        let found = annotation("min-scale", Some("minScale"))
             .map(|(k, _)| k)
             .unwrap_or_default();
         ctx.report(
             "K2N013",
-            &path_of(&key),
+            &annotations::path(found),
             format!("min-scale {min} is greater than max-scale {max}"),
         );
     }
-    let class = annotation(&annotations, "class", None).map(|(_, v)| v.clone());
+    let class = annotation("class", None).map(|(_, v)| v.to_string());
     let class_hpa = class.as_deref() == Some("hpa.autoscaling.knative.dev");
-    let metric = annotation(&annotations, "metric", None)
-        .map(|(_, v)| v.clone())
+    let metric = annotation("metric", None)
+        .map(|(_, v)| v.to_string())
         .unwrap_or_else(|| if class_hpa { "cpu" } else { "concurrency" }.to_string());
     let float =
         |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, lo: f64, hi: f64| -> Option<f64> {
-            let (full, v) = annotation(&annotations, key, alias)?;
+            let (full, v) = annotation(key, alias)?;
             match v.trim().parse::<f64>() {
                 Ok(n) if n.is_finite() && n >= lo && n <= hi => Some(n),
                 _ => {
                     ctx.report(
                         "K2N013",
-                        &path_of(&full),
+                        &annotations::path(full),
                         format!("{full} must be a number between {lo} and {hi}, not {v:?}"),
                     );
                     None
@@ -119,24 +109,14 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
         100.0,
     )
     .unwrap_or(70.0);
-    let duration = |ctx: &mut Ctx<'_>, key: &str, alias: Option<&str>, default: u64| -> u64 {
-        let Some((full, v)) = annotation(&annotations, key, alias) else {
-            return default;
-        };
-        match humantime::parse_duration(v.trim()) {
-            Ok(d) => d.as_secs(),
-            Err(_) => {
-                ctx.report(
-                    "K2N013",
-                    &path_of(&full),
-                    format!("{full} must be a duration such as 60s, not {v:?}"),
-                );
-                default
-            }
-        }
+    let seconds = |ctx: &mut Ctx<'_>, name: &str, alias: Option<&str>, default: u64| -> u64 {
+        let alias = alias.map(key);
+        annotations
+            .duration(ctx, &key(name), alias.as_deref(), Duration::ZERO)
+            .map_or(default, |d| d.as_secs())
     };
-    let window_seconds = duration(ctx, "window", None, 60);
-    let scale_down_delay_seconds = duration(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
+    let window_seconds = seconds(ctx, "window", None, 60);
+    let scale_down_delay_seconds = seconds(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
     for (key, alias) in [
         ("panic-window-percentage", Some("panicWindowPercentage")),
         (
@@ -154,10 +134,10 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
             Some("metricAggregationAlgorithm"),
         ),
     ] {
-        if let Some((full, v)) = annotation(&annotations, key, alias) {
+        if let Some((full, v)) = annotation(key, alias) {
             ctx.report(
                 "K2N026",
-                &path_of(&full),
+                &annotations::path(full),
                 format!("{full}: {v} has no Nomad Autoscaler equivalent"),
             );
         }
@@ -180,7 +160,7 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
 
 pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut TaskGroup) {
     let name = svc.metadata.name.clone().unwrap_or_default();
-    let path_min = path_of(&format!("{PREFIX}min-scale"));
+    let path_min = path_of("min-scale");
     let sablier = ctx.opts.scale_to_zero == ScaleToZero::Sablier;
     let mut min = scale.min;
     if min == 0 && !sablier {
@@ -195,7 +175,7 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
         let cap = ctx.opts.default_max_scale.max(min);
         ctx.report(
             "K2N021",
-            &path_of(&format!("{PREFIX}max-scale")),
+            &path_of("max-scale"),
             format!("max-scale is unlimited in Knative; the scaling maximum is set to {cap}"),
         );
         cap
@@ -273,7 +253,7 @@ fn policy_check(
         crate::config::ServiceProvider::Consul => format!("{name}@consulcatalog"),
     };
     let round = |v: f64| (v * 100.0).round() / 100.0;
-    let path = path_of(&format!("{PREFIX}metric"));
+    let path = path_of("metric");
     let (check, source, query, target) = match scale.metric.as_str() {
         "cpu" => (
             "cpu",

@@ -79,6 +79,15 @@ pub struct TrafficTarget {
     pub percent: Option<i64>,
 }
 
+/// Annotations the cluster (Knative's webhook or kubectl) adds that describe the old system, not
+/// the workload: the same list `kn service export` drops. Cluster import strips them from what it
+/// reads, and conversion keeps them out of the job's meta.
+pub const SERVER_ANNOTATIONS: [&str; 3] = [
+    "serving.knative.dev/creator",
+    "serving.knative.dev/lastModifier",
+    "kubectl.kubernetes.io/last-applied-configuration",
+];
+
 /// Container names of a revision as Knative defaults them: `user-container` for a single unnamed
 /// container, `user-container-<i>` when there are several.
 pub fn default_container_name(index: usize, count: usize) -> String {

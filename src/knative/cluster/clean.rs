@@ -2,15 +2,8 @@
 //! behaviour: the same list of fields `kn service export` drops.
 
 use super::{SERVING_GROUP, SERVING_VERSION};
+use crate::knative::model::SERVER_ANNOTATIONS;
 use serde_json::{Map, Value, json};
-
-/// Annotations the cluster (webhook or kubectl) adds that say nothing about the workload. The same
-/// list `kn service export` drops.
-const STRIPPED_ANNOTATIONS: [&str; 3] = [
-    "serving.knative.dev/creator",
-    "serving.knative.dev/lastModifier",
-    "kubectl.kubernetes.io/last-applied-configuration",
-];
 
 /// `metadata` fields that the API server owns. Re-applying them is meaningless or rejected.
 const STRIPPED_METADATA: [&str; 11] = [
@@ -94,7 +87,7 @@ fn clean_metadata(metadata: &mut Value) {
         .get_mut("annotations")
         .and_then(Value::as_object_mut)
     {
-        for annotation in STRIPPED_ANNOTATIONS {
+        for annotation in SERVER_ANNOTATIONS {
             annotations.remove(annotation);
         }
     }
