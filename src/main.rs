@@ -139,51 +139,10 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         eprint!("{}", knative2nomad::report::github_annotations(&batch));
     }
-    let mut extra_files: Vec<(std::path::PathBuf, String)> = Vec::new();
-    for path in &args.report {
-        let text = if path.extension().is_some_and(|e| e == "json") {
-            knative2nomad::report::json(&batch, rendering.format)
-        } else {
-            knative2nomad::report::markdown(&batch, rendering.format)
-        };
-        extra_files.push((path.clone(), text));
-    }
-    if let Some(path) = &args.junit {
-        extra_files.push((
-            path.clone(),
-            knative2nomad::report::junit(&batch, opts.strict, &opts.allow),
-        ));
-    }
-    if let Some(path) = &args.secrets_manifest {
-        extra_files.push((
-            path.clone(),
-            knative2nomad::report::secrets_manifest(&batch),
-        ));
-    }
-    for (path, text) in extra_files {
-        if let Err(e) = output::write_atomic(&path, text.as_bytes(), Durability::Synced) {
-            anyhow::bail!("cannot write {}: {e}", path.display());
-        }
-    }
+    write_reports(&args, &batch, &opts, rendering.format)?;
     let mut failed = batch.failed(&opts);
     if let (Some(writer), Some(dir)) = (writer, &args.output) {
-        let report = writer.report;
-        for path in &report.refused {
-            eprintln!(
-                "error: {} exists and was not written by knative2nomad; not overwritten (use --force)",
-                path.display()
-            );
-        }
-        for (path, e) in &report.errors {
-            eprintln!("error: cannot write {}: {e}", path.display());
-        }
-        failed |= !report.refused.is_empty() || !report.errors.is_empty();
-        eprintln!(
-            "wrote {} file(s), {} unchanged, under {}",
-            report.written.len(),
-            report.unchanged.len(),
-            dir.display()
-        );
+        failed |= !print_write_report(&writer.report, dir);
     }
     if args.message_format == MessageFormat::Human {
         eprintln!("{}", batch::summary(&batch));
@@ -193,6 +152,59 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The reports, JUnit file and secrets manifest `convert` was asked for.
+fn write_reports(
+    args: &ConvertArgs,
+    batch: &Batch,
+    opts: &knative2nomad::config::ConvertOptions,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let mut files: Vec<(&std::path::Path, String)> = Vec::new();
+    for path in &args.report {
+        let text = if path.extension().is_some_and(|e| e == "json") {
+            knative2nomad::report::json(batch, format)
+        } else {
+            knative2nomad::report::markdown(batch, format)
+        };
+        files.push((path, text));
+    }
+    if let Some(path) = &args.junit {
+        files.push((
+            path,
+            knative2nomad::report::junit(batch, opts.strict, &opts.allow),
+        ));
+    }
+    if let Some(path) = &args.secrets_manifest {
+        files.push((path, knative2nomad::report::secrets_manifest(batch)));
+    }
+    for (path, text) in files {
+        if let Err(e) = output::write_atomic(path, text.as_bytes(), Durability::Synced) {
+            anyhow::bail!("cannot write {}: {e}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// What writing under `-o` did, on stderr; false when a file was refused or failed.
+fn print_write_report(report: &output::WriteReport, dir: &std::path::Path) -> bool {
+    for path in &report.refused {
+        eprintln!(
+            "error: {} exists and was not written by knative2nomad; not overwritten (use --force)",
+            path.display()
+        );
+    }
+    for (path, e) in &report.errors {
+        eprintln!("error: cannot write {}: {e}", path.display());
+    }
+    eprintln!(
+        "wrote {} file(s), {} unchanged, under {}",
+        report.written.len(),
+        report.unchanged.len(),
+        dir.display()
+    );
+    report.refused.is_empty() && report.errors.is_empty()
 }
 
 /// A progress bar on stderr; indicatif hides it when stderr is not a terminal.

@@ -7,7 +7,10 @@ use super::{Ctx, SECOND, env, is_dns1123_label};
 use crate::knative::model::{KnativeService, RevisionSpec, default_container_name};
 use crate::nomad::model::{EphemeralDisk, RequestedDevice, Resources, Task, TaskLifecycle};
 use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use serde_json::{Value, json};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// Ports Knative's queue-proxy and autoscaler use (pkg/networking/constants.go).
 const RESERVED_PORTS: &[i32] = &[8012, 8013, 8022, 8008, 9090, 9091];
@@ -414,141 +417,16 @@ fn report_container_fields(ctx: &mut Ctx<'_>, c: &Container, path: &str, is_serv
 /// above the request, GPUs as devices.
 fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str, task_path: &str) -> Resources {
     let mut out = Resources::default();
-    let reqs = c.resources.as_ref();
-    let requests = reqs.and_then(|r| r.requests.clone()).unwrap_or_default();
-    let limits = reqs.and_then(|r| r.limits.clone()).unwrap_or_default();
-    let parse = |ctx: &mut Ctx<'_>,
-                 kind: &str,
-                 name: &str,
-                 q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
-        let p = format!("{path}.resources.{kind}.{name}");
-        let p = if name.contains(['.', '/']) {
-            format!("{path}.resources.{kind}[{name:?}]")
-        } else {
-            p
-        };
-        match Quantity::parse(&q.0) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                ctx.report("K2N012", &p, e.0);
-                None
-            }
-        }
-    };
-    let cpu_req = requests
-        .get("cpu")
-        .and_then(|q| parse(ctx, "requests", "cpu", q));
-    let cpu_lim = limits
-        .get("cpu")
-        .and_then(|q| parse(ctx, "limits", "cpu", q));
-    let mem_req = requests
-        .get("memory")
-        .and_then(|q| parse(ctx, "requests", "memory", q));
-    let mem_lim = limits
-        .get("memory")
-        .and_then(|q| parse(ctx, "limits", "memory", q));
+    let requested = Requested::of(c, path, task_path);
+    let cpu_req = requested.parse(ctx, "requests", "cpu");
+    let cpu_lim = requested.parse(ctx, "limits", "cpu");
+    let mem_req = requested.parse(ctx, "requests", "memory");
+    let mem_lim = requested.parse(ctx, "limits", "memory");
     if ctx.has_errors() {
         return out;
     }
-    let mhz = ctx.opts.cpu_mhz_per_core as u128;
-    let short = path.trim_start_matches("spec.template.spec.").to_string();
-    let raw = |kind: &str, name: &str| -> String {
-        let list = if kind == "requests" {
-            &requests
-        } else {
-            &limits
-        };
-        list.get(name).map(|q| q.0.clone()).unwrap_or_default()
-    };
-    let rp = format!("{task_path}/resources");
-    match cpu_req.or(cpu_lim) {
-        Some(q) => {
-            let kind = if cpu_req.is_some() {
-                "requests"
-            } else {
-                "limits"
-            };
-            ctx.note(
-                format!("{rp}/cpu"),
-                format!(
-                    "{short}.resources.{kind}.cpu {} × {mhz} MHz/core",
-                    raw(kind, "cpu")
-                ),
-            );
-            let value = q
-                .scaled_ceil(mhz, 1)
-                .map(|v| v.min(i64::MAX as u128) as i64)
-                .unwrap_or(i64::MAX);
-            if value < 1 {
-                ctx.report(
-                    "K2N045",
-                    &format!("{path}.resources"),
-                    "CPU below 1 MHz is raised to Nomad's minimum of 1",
-                );
-            }
-            out.cpu = Some(value.max(1));
-            if cpu_lim.is_some() {
-                ctx.report(
-                    "K2N050",
-                    &format!("{path}.resources.limits.cpu"),
-                    "a CPU limit is a hard cap in Kubernetes; Nomad's cpu is a share",
-                );
-            }
-        }
-        None => {
-            out.cpu = Some(100);
-            ctx.note(
-                format!("{rp}/cpu"),
-                "default: Nomad's 100 MHz (no CPU request)",
-            );
-        }
-    }
-    let mib = |q: Quantity| {
-        q.mebibytes_ceil()
-            .map(|v| v.min(i64::MAX as u128) as i64)
-            .unwrap_or(i64::MAX)
-    };
-    match (mem_req, mem_lim) {
-        (Some(r), limit) => {
-            out.memory_mb = Some(mib(r));
-            ctx.note(
-                format!("{rp}/memory"),
-                format!(
-                    "{short}.resources.requests.memory {} in MiB, rounded up",
-                    raw("requests", "memory")
-                ),
-            );
-            if let Some(l) = limit
-                && l.cmp_exact(r) == Some(std::cmp::Ordering::Greater)
-            {
-                out.memory_max_mb = Some(mib(l));
-                ctx.note(
-                    format!("{rp}/memory_max"),
-                    format!(
-                        "{short}.resources.limits.memory {}",
-                        raw("limits", "memory")
-                    ),
-                );
-            }
-        }
-        (None, Some(l)) => {
-            out.memory_mb = Some(mib(l));
-            ctx.note(
-                format!("{rp}/memory"),
-                format!(
-                    "{short}.resources.limits.memory {} (no request)",
-                    raw("limits", "memory")
-                ),
-            );
-        }
-        (None, None) => {
-            out.memory_mb = Some(300);
-            ctx.note(
-                format!("{rp}/memory"),
-                "default: Nomad's 300 MiB (no memory request)",
-            );
-        }
-    }
+    out.cpu = Some(requested.cpu(ctx, cpu_req, cpu_lim));
+    (out.memory_mb, out.memory_max_mb) = requested.memory(ctx, mem_req, mem_lim);
     if cpu_req.is_none() && cpu_lim.is_none() || mem_req.is_none() && mem_lim.is_none() {
         ctx.report(
             "K2N044",
@@ -567,23 +445,190 @@ fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str, task_path: &str) -> R
             out.memory_max_mb = None;
         }
     }
-    for (name, q) in &limits {
-        let vendor = match name.as_str() {
-            "nvidia.com/gpu" => "nvidia/gpu",
-            "amd.com/gpu" => "amd/gpu",
-            n if n.contains('/') => n,
-            _ => continue,
-        };
-        let Some(count) = parse(ctx, "limits", name, q) else {
-            continue;
-        };
-        out.devices.push(RequestedDevice {
-            name: Some(vendor.replace('.', "-").replacen("-com/", "/", 1)),
-            count: count.units_ceil().map(|v| v.min(u64::MAX as u128) as u64),
-            ..RequestedDevice::default()
-        });
-    }
+    out.devices = requested.devices(ctx);
     out
+}
+
+/// A container's resource requests and limits, with the paths findings and notes name.
+struct Requested<'a> {
+    requests: BTreeMap<String, K8sQuantity>,
+    limits: BTreeMap<String, K8sQuantity>,
+    /// The container's YAML path.
+    path: &'a str,
+    /// The same without `spec.template.spec.`, for `--annotate` comments.
+    short: &'a str,
+    /// HCL path of the task's resources block.
+    hcl: String,
+}
+
+impl<'a> Requested<'a> {
+    fn of(c: &Container, path: &'a str, task_path: &str) -> Self {
+        let reqs = c.resources.as_ref();
+        Requested {
+            requests: reqs.and_then(|r| r.requests.clone()).unwrap_or_default(),
+            limits: reqs.and_then(|r| r.limits.clone()).unwrap_or_default(),
+            path,
+            short: path.trim_start_matches("spec.template.spec."),
+            hcl: format!("{task_path}/resources"),
+        }
+    }
+
+    fn list(&self, kind: &str) -> &BTreeMap<String, K8sQuantity> {
+        if kind == "requests" {
+            &self.requests
+        } else {
+            &self.limits
+        }
+    }
+
+    /// The quantity of `name` in `kind` (requests or limits); a malformed one is reported.
+    fn parse(&self, ctx: &mut Ctx<'_>, kind: &str, name: &str) -> Option<Quantity> {
+        let q = self.list(kind).get(name)?;
+        let path = self.path;
+        let p = if name.contains(['.', '/']) {
+            format!("{path}.resources.{kind}[{name:?}]")
+        } else {
+            format!("{path}.resources.{kind}.{name}")
+        };
+        match Quantity::parse(&q.0) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                ctx.report("K2N012", &p, e.0);
+                None
+            }
+        }
+    }
+
+    /// The quantity as the user wrote it, for notes.
+    fn raw(&self, kind: &str, name: &str) -> String {
+        self.list(kind)
+            .get(name)
+            .map(|q| q.0.clone())
+            .unwrap_or_default()
+    }
+
+    /// Nomad's cpu share in MHz: the request, else the limit, else Nomad's default.
+    fn cpu(&self, ctx: &mut Ctx<'_>, request: Option<Quantity>, limit: Option<Quantity>) -> i64 {
+        let rp = &self.hcl;
+        let Some(q) = request.or(limit) else {
+            ctx.note(
+                format!("{rp}/cpu"),
+                "default: Nomad's 100 MHz (no CPU request)",
+            );
+            return 100;
+        };
+        let mhz = ctx.opts.cpu_mhz_per_core as u128;
+        let kind = if request.is_some() {
+            "requests"
+        } else {
+            "limits"
+        };
+        ctx.note(
+            format!("{rp}/cpu"),
+            format!(
+                "{}.resources.{kind}.cpu {} × {mhz} MHz/core",
+                self.short,
+                self.raw(kind, "cpu")
+            ),
+        );
+        let value = q
+            .scaled_ceil(mhz, 1)
+            .map(|v| v.min(i64::MAX as u128) as i64)
+            .unwrap_or(i64::MAX);
+        if value < 1 {
+            ctx.report(
+                "K2N045",
+                &format!("{}.resources", self.path),
+                "CPU below 1 MHz is raised to Nomad's minimum of 1",
+            );
+        }
+        if limit.is_some() {
+            ctx.report(
+                "K2N050",
+                &format!("{}.resources.limits.cpu", self.path),
+                "a CPU limit is a hard cap in Kubernetes; Nomad's cpu is a share",
+            );
+        }
+        value.max(1)
+    }
+
+    /// Nomad's memory and memory_max in MiB: the request (or the limit alone, or Nomad's
+    /// default), and the limit when it is above the request.
+    fn memory(
+        &self,
+        ctx: &mut Ctx<'_>,
+        request: Option<Quantity>,
+        limit: Option<Quantity>,
+    ) -> (Option<i64>, Option<i64>) {
+        let rp = &self.hcl;
+        let short = self.short;
+        let mib = |q: Quantity| {
+            q.mebibytes_ceil()
+                .map(|v| v.min(i64::MAX as u128) as i64)
+                .unwrap_or(i64::MAX)
+        };
+        match (request, limit) {
+            (Some(r), limit) => {
+                ctx.note(
+                    format!("{rp}/memory"),
+                    format!(
+                        "{short}.resources.requests.memory {} in MiB, rounded up",
+                        self.raw("requests", "memory")
+                    ),
+                );
+                let Some(l) = limit.filter(|l| l.cmp_exact(r) == Some(Ordering::Greater)) else {
+                    return (Some(mib(r)), None);
+                };
+                ctx.note(
+                    format!("{rp}/memory_max"),
+                    format!(
+                        "{short}.resources.limits.memory {}",
+                        self.raw("limits", "memory")
+                    ),
+                );
+                (Some(mib(r)), Some(mib(l)))
+            }
+            (None, Some(l)) => {
+                ctx.note(
+                    format!("{rp}/memory"),
+                    format!(
+                        "{short}.resources.limits.memory {} (no request)",
+                        self.raw("limits", "memory")
+                    ),
+                );
+                (Some(mib(l)), None)
+            }
+            (None, None) => {
+                ctx.note(
+                    format!("{rp}/memory"),
+                    "default: Nomad's 300 MiB (no memory request)",
+                );
+                (Some(300), None)
+            }
+        }
+    }
+
+    /// Extended resources with a vendor prefix (GPUs): Nomad devices.
+    fn devices(&self, ctx: &mut Ctx<'_>) -> Vec<RequestedDevice> {
+        let mut devices = Vec::new();
+        for name in self.limits.keys() {
+            let vendor = match name.as_str() {
+                "nvidia.com/gpu" => "nvidia/gpu",
+                "amd.com/gpu" => "amd/gpu",
+                n if n.contains('/') => n,
+                _ => continue,
+            };
+            let Some(count) = self.parse(ctx, "limits", name) else {
+                continue;
+            };
+            devices.push(RequestedDevice {
+                name: Some(vendor.replace('.', "-").replacen("-com/", "/", 1)),
+                count: count.units_ceil().map(|v| v.min(u64::MAX as u128) as u64),
+                ..RequestedDevice::default()
+            });
+        }
+        devices
+    }
 }
 
 /// Sum of the containers' ephemeral-storage (limit, else request) as the group's disk.

@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::nomad::model::Template;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct TaskEnvContext<'a> {
@@ -89,18 +89,60 @@ pub fn task_env(
     c: &Container,
     tc: &TaskEnvContext<'_>,
 ) -> (BTreeMap<String, String>, Vec<Template>) {
-    let mut env = BTreeMap::new();
-    // Where each literal env value came from, for `--annotate`.
-    let mut origins: BTreeMap<String, String> = BTreeMap::new();
-    let short = tc
-        .path
-        .trim_start_matches("spec.template.spec.")
-        .to_string();
-    // Lines of the env template: (variable name, item name).
-    let mut from_variable: Vec<(String, String)> = Vec::new();
-    let var_path = variable_path(ctx, tc.group_name, tc.task_name);
-
+    let mut env = TaskEnv {
+        values: BTreeMap::new(),
+        origins: BTreeMap::new(),
+        from_variable: Vec::new(),
+        short: tc
+            .path
+            .trim_start_matches("spec.template.spec.")
+            .to_string(),
+        var_path: variable_path(ctx, tc.group_name, tc.task_name),
+    };
     for (i, source) in c.env_from.iter().flatten().enumerate() {
+        env.add_env_from(ctx, tc, i, source);
+    }
+    for (i, var) in c.env.iter().flatten().enumerate() {
+        env.add_var(ctx, tc, i, var);
+    }
+    if !tc.is_init {
+        env.values
+            .insert("K_SERVICE".into(), tc.service_name.to_string());
+        env.values
+            .insert("K_CONFIGURATION".into(), tc.service_name.to_string());
+        env.values
+            .insert("K_REVISION".into(), tc.revision.to_string());
+    }
+    if let Some(port) = tc.port {
+        env.values.insert("PORT".into(), port.to_string());
+    }
+    env.note_origins(ctx, tc);
+    let templates = env.variable_template(ctx, tc).into_iter().collect();
+    (env.values, templates)
+}
+
+/// A task's env as it is built.
+struct TaskEnv {
+    values: BTreeMap<String, String>,
+    /// Where each literal env value came from, for `--annotate`.
+    origins: BTreeMap<String, String>,
+    /// Lines of the env template: (variable name, item name).
+    from_variable: Vec<(String, String)>,
+    /// The container's path without `spec.template.spec.`, for `--annotate` comments.
+    short: String,
+    /// The Nomad Variable this task reads.
+    var_path: String,
+}
+
+impl TaskEnv {
+    /// One `envFrom` source: a ConfigMap's keys inlined, a Secret's read from the variable.
+    fn add_env_from(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tc: &TaskEnvContext<'_>,
+        i: usize,
+        source: &EnvFromSource,
+    ) {
         let path = format!("{}.envFrom[{i}]", tc.path);
         let prefix = source.prefix.clone().unwrap_or_default();
         if let Some(cm) = &source.config_map_ref {
@@ -108,11 +150,11 @@ pub fn task_env(
             match ctx.resources.config_maps.get(&key).cloned() {
                 Some(data) => {
                     for (k, v) in data {
-                        origins.insert(
+                        self.origins.insert(
                             format!("{prefix}{k}"),
-                            format!("{short}.envFrom[{i}]: ConfigMap {} key {k}", cm.name),
+                            format!("{}.envFrom[{i}]: ConfigMap {} key {k}", self.short, cm.name),
                         );
-                        env.insert(format!("{prefix}{k}"), v);
+                        self.values.insert(format!("{prefix}{k}"), v);
                     }
                 }
                 None if cm.optional == Some(true) => {}
@@ -139,14 +181,14 @@ pub fn task_env(
                 Some(keys) => {
                     for k in keys {
                         let item = item_name(&secret.name, &k);
-                        from_variable.push((format!("{prefix}{k}"), item));
+                        self.from_variable.push((format!("{prefix}{k}"), item));
                     }
                     ctx.report(
                         "K2N027",
                         &path,
                         format!(
-                            "Secret {:?} is read from Nomad Variable {var_path:?}",
-                            secret.name
+                            "Secret {:?} is read from Nomad Variable {:?}",
+                            secret.name, self.var_path
                         ),
                     );
                 }
@@ -162,7 +204,8 @@ pub fn task_env(
         }
     }
 
-    for (i, var) in c.env.iter().flatten().enumerate() {
+    /// One `env` entry: a literal, or a value read from elsewhere.
+    fn add_var(&mut self, ctx: &mut Ctx<'_>, tc: &TaskEnvContext<'_>, i: usize, var: &EnvVar) {
         let path = format!("{}.env[{i}]", tc.path);
         if tc.port.is_some() && RESERVED.contains(&var.name.as_str()) {
             ctx.report(
@@ -173,139 +216,157 @@ pub fn task_env(
                     var.name
                 ),
             );
-            continue;
+            return;
         }
-        match &var.value_from {
-            None => {
-                let value = rewrite_expansion(
-                    ctx,
-                    &format!("{path}.value"),
-                    var.value.as_deref().unwrap_or(""),
-                );
-                env.insert(var.name.clone(), value);
-            }
-            Some(from) => {
-                if let Some(r) = &from.config_map_key_ref {
-                    let key = (ctx.namespace.clone(), r.name.clone());
-                    let value = ctx
-                        .resources
-                        .config_maps
-                        .get(&key)
-                        .and_then(|d| d.get(&r.key))
-                        .cloned();
-                    match value {
-                        Some(v) => {
-                            origins.insert(
-                                var.name.clone(),
-                                format!("{short}.env[{i}]: ConfigMap {} key {}", r.name, r.key),
-                            );
-                            env.insert(var.name.clone(), v);
-                        }
-                        None if r.optional == Some(true) => {}
-                        None => {
-                            ctx.report(
-                                "K2N028",
-                                &format!("{path}.valueFrom.configMapKeyRef"),
-                                format!(
-                                    "ConfigMap {:?} key {:?} is not among the inputs; read from Nomad Variable {var_path:?}",
-                                    r.name, r.key
-                                ),
-                            );
-                            from_variable.push((var.name.clone(), item_name(&r.name, &r.key)));
-                        }
-                    }
-                } else if let Some(r) = &from.secret_key_ref {
-                    ctx.report(
-                        "K2N027",
-                        &format!("{path}.valueFrom.secretKeyRef"),
+        let Some(from) = &var.value_from else {
+            let value = rewrite_expansion(
+                ctx,
+                &format!("{path}.value"),
+                var.value.as_deref().unwrap_or(""),
+            );
+            self.values.insert(var.name.clone(), value);
+            return;
+        };
+        if let Some(r) = &from.config_map_key_ref {
+            let key = (ctx.namespace.clone(), r.name.clone());
+            let value = ctx
+                .resources
+                .config_maps
+                .get(&key)
+                .and_then(|d| d.get(&r.key))
+                .cloned();
+            match value {
+                Some(v) => {
+                    self.origins.insert(
+                        var.name.clone(),
                         format!(
-                            "{} is read from item {:?} of Nomad Variable {var_path:?}",
-                            var.name,
-                            item_name(&r.name, &r.key)
+                            "{}.env[{i}]: ConfigMap {} key {}",
+                            self.short, r.name, r.key
                         ),
                     );
-                    from_variable.push((var.name.clone(), item_name(&r.name, &r.key)));
-                } else if let Some(f) = &from.field_ref {
-                    let nomad = match f.field_path.as_str() {
-                        "metadata.name" => Some("${NOMAD_ALLOC_NAME}"),
-                        "metadata.namespace" => Some("${NOMAD_NAMESPACE}"),
-                        "status.podIP" => Some("${NOMAD_IP_http}"),
-                        "spec.nodeName" => Some("${node.unique.name}"),
-                        "status.hostIP" => Some("${attr.unique.network.ip-address}"),
-                        _ => None,
-                    };
-                    report_env_source(ctx, &path, &var.name, &f.field_path, nomad);
-                    origins.insert(
-                        var.name.clone(),
-                        format!("{short}.env[{i}].valueFrom.fieldRef {}", f.field_path),
+                    self.values.insert(var.name.clone(), v);
+                }
+                None if r.optional == Some(true) => {}
+                None => {
+                    ctx.report(
+                        "K2N028",
+                        &format!("{path}.valueFrom.configMapKeyRef"),
+                        format!(
+                            "ConfigMap {:?} key {:?} is not among the inputs; read from Nomad Variable {:?}",
+                            r.name, r.key, self.var_path
+                        ),
                     );
-                    if let Some(v) = nomad {
-                        env.insert(var.name.clone(), v.to_string());
-                    }
-                } else if let Some(f) = &from.resource_field_ref {
-                    let nomad = match f.resource.as_str() {
-                        "limits.cpu" | "requests.cpu" => Some("${NOMAD_CPU_LIMIT}"),
-                        "limits.memory" | "requests.memory" => Some("${NOMAD_MEMORY_LIMIT}"),
-                        _ => None,
-                    };
-                    report_env_source(ctx, &path, &var.name, &f.resource, nomad);
-                    origins.insert(
-                        var.name.clone(),
-                        format!("{short}.env[{i}].valueFrom.resourceFieldRef {}", f.resource),
-                    );
-                    if let Some(v) = nomad {
-                        env.insert(var.name.clone(), v.to_string());
-                    }
+                    self.from_variable
+                        .push((var.name.clone(), item_name(&r.name, &r.key)));
                 }
             }
+        } else if let Some(r) = &from.secret_key_ref {
+            ctx.report(
+                "K2N027",
+                &format!("{path}.valueFrom.secretKeyRef"),
+                format!(
+                    "{} is read from item {:?} of Nomad Variable {:?}",
+                    var.name,
+                    item_name(&r.name, &r.key),
+                    self.var_path
+                ),
+            );
+            self.from_variable
+                .push((var.name.clone(), item_name(&r.name, &r.key)));
+        } else if let Some(f) = &from.field_ref {
+            let nomad = match f.field_path.as_str() {
+                "metadata.name" => Some("${NOMAD_ALLOC_NAME}"),
+                "metadata.namespace" => Some("${NOMAD_NAMESPACE}"),
+                "status.podIP" => Some("${NOMAD_IP_http}"),
+                "spec.nodeName" => Some("${node.unique.name}"),
+                "status.hostIP" => Some("${attr.unique.network.ip-address}"),
+                _ => None,
+            };
+            let origin = format!(
+                "{}.env[{i}].valueFrom.fieldRef {}",
+                self.short, f.field_path
+            );
+            self.add_runtime_value(ctx, &path, &var.name, &f.field_path, nomad, origin);
+        } else if let Some(f) = &from.resource_field_ref {
+            let nomad = match f.resource.as_str() {
+                "limits.cpu" | "requests.cpu" => Some("${NOMAD_CPU_LIMIT}"),
+                "limits.memory" | "requests.memory" => Some("${NOMAD_MEMORY_LIMIT}"),
+                _ => None,
+            };
+            let origin = format!(
+                "{}.env[{i}].valueFrom.resourceFieldRef {}",
+                self.short, f.resource
+            );
+            self.add_runtime_value(ctx, &path, &var.name, &f.resource, nomad, origin);
         }
     }
 
-    if !tc.is_init {
-        env.insert("K_SERVICE".into(), tc.service_name.to_string());
-        env.insert("K_CONFIGURATION".into(), tc.service_name.to_string());
-        env.insert("K_REVISION".into(), tc.revision.to_string());
-    }
-    if let Some(port) = tc.port {
-        env.insert("PORT".into(), port.to_string());
+    /// A value Kubernetes fills in at run time (`fieldRef`, `resourceFieldRef`): Nomad's
+    /// runtime variable for the same thing, when there is one.
+    fn add_runtime_value(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        path: &str,
+        name: &str,
+        field: &str,
+        nomad: Option<&str>,
+        origin: String,
+    ) {
+        report_env_source(ctx, path, name, field, nomad);
+        self.origins.insert(name.to_string(), origin);
+        if let Some(v) = nomad {
+            self.values.insert(name.to_string(), v.to_string());
+        }
     }
 
-    let tp = ctx.task_path(tc.task_name);
-    for key in env.keys() {
-        let source = match key.as_str() {
-            "PORT" if tc.port.is_some() => "injected by Knative: the serving port".to_string(),
-            "K_SERVICE" | "K_CONFIGURATION" if !tc.is_init => {
-                "injected by Knative: the Service name".to_string()
-            }
-            "K_REVISION" if !tc.is_init => "injected by Knative: the revision name".to_string(),
-            _ => match origins.get(key) {
-                Some(o) => o.clone(),
-                None => continue,
-            },
-        };
-        ctx.note(format!("{tp}/env/{key}"), source);
+    /// `--annotate` comments: where each env value came from.
+    fn note_origins(&self, ctx: &mut Ctx<'_>, tc: &TaskEnvContext<'_>) {
+        let tp = ctx.task_path(tc.task_name);
+        for key in self.values.keys() {
+            let source = match key.as_str() {
+                "PORT" if tc.port.is_some() => "injected by Knative: the serving port".to_string(),
+                "K_SERVICE" | "K_CONFIGURATION" if !tc.is_init => {
+                    "injected by Knative: the Service name".to_string()
+                }
+                "K_REVISION" if !tc.is_init => "injected by Knative: the revision name".to_string(),
+                _ => match self.origins.get(key) {
+                    Some(o) => o.clone(),
+                    None => continue,
+                },
+            };
+            ctx.note(format!("{tp}/env/{key}"), source);
+        }
     }
-    let mut templates = Vec::new();
-    if !from_variable.is_empty() {
+
+    /// The template that reads secrets (and unresolved ConfigMap keys) from the task's Nomad
+    /// Variable into env; its variables override literal ones of the same name.
+    fn variable_template(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        tc: &TaskEnvContext<'_>,
+    ) -> Option<Template> {
+        if self.from_variable.is_empty() {
+            return None;
+        }
+        let var_path = &self.var_path;
         ctx.note(
-            format!("{tp}/template"),
+            format!("{}/template", ctx.task_path(tc.task_name)),
             format!("secrets (and unresolved ConfigMap keys) from Nomad Variable {var_path}"),
         );
-        // Variables the template provides override literal ones of the same name.
         let mut seen = BTreeSet::new();
         let mut lines = String::new();
-        for (name, item) in &from_variable {
+        for (name, item) in &self.from_variable {
             if !seen.insert(name.clone()) {
                 continue;
             }
-            env.remove(name);
+            self.values.remove(name);
             lines.push_str(&format!("{name}={{{{ .{item} }}}}\n"));
             ctx.variables
                 .entry(var_path.clone())
                 .or_default()
                 .insert(item.clone());
         }
-        templates.push(Template {
+        Some(Template {
             embedded_tmpl: Some(format!(
                 "{{{{ with nomadVar \"{var_path}\" -}}}}\n{lines}{{{{- end }}}}\n"
             )),
@@ -313,9 +374,8 @@ pub fn task_env(
             envvars: Some(true),
             change_mode: Some("restart".to_string()),
             ..Template::default()
-        });
+        })
     }
-    (env, templates)
 }
 
 fn report_env_source(ctx: &mut Ctx<'_>, path: &str, name: &str, field: &str, nomad: Option<&str>) {

@@ -16,8 +16,10 @@ mod volumes;
 use crate::config::{ConvertOptions, ScaleToZero};
 use crate::findings::{Finding, Severity};
 use crate::knative::load::{Document, Resources};
-use crate::knative::model::{KnativeService, SERVER_ANNOTATIONS};
-use crate::nomad::model::{Job, NetworkResource, Port, Service, TaskGroup, UpdateStrategy};
+use crate::knative::model::{KnativeService, RevisionSpec, SERVER_ANNOTATIONS};
+use crate::nomad::model::{
+    Job, NetworkResource, Port, Service, ServiceCheck, TaskGroup, UpdateStrategy,
+};
 use annotations::TemplateAnnotations;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -228,6 +230,45 @@ pub fn is_dns1123_label(name: &str) -> bool {
 }
 
 fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
+    let name = checked_name(ctx, svc)?;
+    let spec = &svc.spec.template.spec;
+    traffic::check_top_level_annotations(ctx, svc);
+    let serving = container::serving_container(ctx, spec)?;
+    let port = container::serving_port(ctx, spec, serving)?;
+    let revision = traffic::revision_name(ctx, svc, &name);
+    let scale = scaling::read(ctx, svc)?;
+    let serving = Serving {
+        name: &name,
+        index: serving,
+        port: &port,
+        revision: &revision,
+    };
+    let (group, visibility) = build_group(ctx, svc, &serving, &scale)?;
+    traffic::report_traffic(ctx, svc);
+    traffic::report_unsupported_pod_fields(ctx, spec);
+
+    let mut job = Job {
+        id: Some(name.clone()),
+        name: Some(name.clone()),
+        type_: Some("service".to_string()),
+        region: ctx.opts.region.clone(),
+        namespace: ctx
+            .opts
+            .namespace_override
+            .clone()
+            .or_else(|| svc.metadata.namespace.clone()),
+        datacenters: ctx.opts.datacenters.clone(),
+        update: Some(update_strategy(ctx, svc)),
+        task_groups: vec![group],
+        ..Job::default()
+    };
+    job.meta = job_meta(ctx, svc, &name, visibility);
+    note_job_fields(ctx, svc);
+    Some(job)
+}
+
+/// The Service's name, when the document is a v1 Service with a valid name and containers.
+fn checked_name(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<String> {
     if svc.api_version != "serving.knative.dev/v1" {
         ctx.report(
             "K2N005",
@@ -249,8 +290,7 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         );
         return None;
     }
-    let spec = &svc.spec.template.spec;
-    if spec.containers.is_empty() {
+    if svc.spec.template.spec.containers.is_empty() {
         ctx.report(
             "K2N003",
             "spec.template.spec.containers",
@@ -258,21 +298,95 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         );
         return None;
     }
-    traffic::check_top_level_annotations(ctx, svc);
-    let serving = container::serving_container(ctx, spec)?;
-    let port = container::serving_port(ctx, spec, serving)?;
-    let revision = traffic::revision_name(ctx, svc, &name);
-    let scale = scaling::read(ctx, svc)?;
+    Some(name)
+}
 
+/// What the group is built around: the Service's name and its serving container.
+struct Serving<'a> {
+    name: &'a String,
+    /// Index of the serving container.
+    index: usize,
+    port: &'a container::ServingPort,
+    revision: &'a str,
+}
+
+/// The job's one group: tasks, network, volumes, disk, the service with its checks, scaling.
+/// Also returns the Service's visibility, which the job's meta records.
+fn build_group(
+    ctx: &mut Ctx<'_>,
+    svc: &KnativeService,
+    serving: &Serving<'_>,
+    scale: &scaling::Scale,
+) -> Option<(TaskGroup, Option<&'static str>)> {
+    let spec = &svc.spec.template.spec;
+    let name = serving.name;
     let mut group = TaskGroup {
         name: Some(name.clone()),
         ..TaskGroup::default()
     };
     let mut ports = vec![Port {
         label: Some("http".to_string()),
-        to: Some(i64::from(port.number)),
+        to: Some(i64::from(serving.port.number)),
         ..Port::default()
     }];
+    note_group_fields(ctx, spec, serving.index);
+    let volume_plan = volumes::plan(ctx, spec)?;
+    let tasks = container::tasks(
+        ctx,
+        svc,
+        serving.index,
+        serving.port,
+        serving.revision,
+        &volume_plan,
+    )?;
+    let mut checks = probes::checks(ctx, spec, serving.index, serving.port, &mut ports, &tasks)?;
+    group.tasks = tasks;
+    // Probes on other ports need their labels in the task's docker ports too.
+    if ports.len() > 1
+        && let Some(task) = group.tasks.get_mut(serving.index)
+        && let Some(serde_json::Value::Array(labels)) = task.config.get_mut("ports")
+    {
+        for p in ports.iter().skip(1) {
+            if let Some(label) = &p.label {
+                labels.push(serde_json::Value::String(label.clone()));
+            }
+        }
+    }
+    group.networks = vec![NetworkResource {
+        dynamic_ports: ports,
+        ..NetworkResource::default()
+    }];
+    group.volumes = volume_plan.group_volumes.clone();
+    if let Some(disk) = container::ephemeral_disk(ctx, spec)? {
+        group.ephemeral_disk = Some(disk);
+    }
+    // Deregister from service discovery before the task is killed, as Knative drains a pod
+    // before stopping it; Nomad 2 also warns about services without a shutdown delay.
+    group.shutdown_delay = Some(5 * SECOND);
+
+    let (tags, visibility) = traffic::service_tags(ctx, svc, name, serving.port);
+    checks.sort_by_key(|c| c.name.clone());
+    note_checks(ctx, spec, serving.index, &checks);
+    group.services = vec![Service {
+        name: Some(name.clone()),
+        port_label: Some("http".to_string()),
+        provider: Some(ctx.opts.service_provider.as_str().to_string()),
+        tags,
+        checks,
+        ..Service::default()
+    }];
+    scaling::apply(ctx, svc, scale, &mut group);
+    if ctx.opts.scale_to_zero == ScaleToZero::Sablier && scale.min == 0 {
+        group
+            .meta
+            .insert("sablier.enable".to_string(), "true".to_string());
+        group.meta.insert("sablier.group".to_string(), name.clone());
+    }
+    Some((group, visibility))
+}
+
+/// `--annotate` comments for the group's port, shutdown delay and service.
+fn note_group_fields(ctx: &mut Ctx<'_>, spec: &RevisionSpec, serving: usize) {
     let g = ctx.group_path();
     ctx.note(
         format!("{g}/network/port[http]/to"),
@@ -294,35 +408,10 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         "--service-provider (default nomad)",
     );
     ctx.note(format!("{g}/service/name"), "metadata.name");
-    let volume_plan = volumes::plan(ctx, spec)?;
-    let tasks = container::tasks(ctx, svc, serving, &port, &revision, &volume_plan)?;
-    let mut checks = probes::checks(ctx, spec, serving, &port, &mut ports, &tasks)?;
-    group.tasks = tasks;
-    // Probes on other ports need their labels in the task's docker ports too.
-    if ports.len() > 1
-        && let Some(task) = group.tasks.get_mut(serving)
-        && let Some(serde_json::Value::Array(labels)) = task.config.get_mut("ports")
-    {
-        for p in ports.iter().skip(1) {
-            if let Some(label) = &p.label {
-                labels.push(serde_json::Value::String(label.clone()));
-            }
-        }
-    }
-    group.networks = vec![NetworkResource {
-        dynamic_ports: ports,
-        ..NetworkResource::default()
-    }];
-    group.volumes = volume_plan.group_volumes.clone();
-    if let Some(disk) = container::ephemeral_disk(ctx, spec)? {
-        group.ephemeral_disk = Some(disk);
-    }
-    // Deregister from service discovery before the task is killed, as Knative drains a pod
-    // before stopping it; Nomad 2 also warns about services without a shutdown delay.
-    group.shutdown_delay = Some(5 * SECOND);
+}
 
-    let (tags, visibility) = traffic::service_tags(ctx, svc, &name, &port);
-    checks.sort_by_key(|c| c.name.clone());
+/// `--annotate` comments saying which probe each service check comes from.
+fn note_checks(ctx: &mut Ctx<'_>, spec: &RevisionSpec, serving: usize, checks: &[ServiceCheck]) {
     let short = format!("containers[{serving}]");
     for (i, c) in checks.iter().enumerate() {
         let origin = match c.name.as_deref() {
@@ -339,40 +428,10 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
             origin,
         );
     }
-    group.services = vec![Service {
-        name: Some(name.clone()),
-        port_label: Some("http".to_string()),
-        provider: Some(ctx.opts.service_provider.as_str().to_string()),
-        tags,
-        checks,
-        ..Service::default()
-    }];
-    scaling::apply(ctx, svc, &scale, &mut group);
-    if ctx.opts.scale_to_zero == ScaleToZero::Sablier && scale.min == 0 {
-        group
-            .meta
-            .insert("sablier.enable".to_string(), "true".to_string());
-        group.meta.insert("sablier.group".to_string(), name.clone());
-    }
-    traffic::report_traffic(ctx, svc);
-    traffic::report_unsupported_pod_fields(ctx, spec);
+}
 
-    let mut job = Job {
-        id: Some(name.clone()),
-        name: Some(name.clone()),
-        type_: Some("service".to_string()),
-        region: ctx.opts.region.clone(),
-        namespace: ctx
-            .opts
-            .namespace_override
-            .clone()
-            .or_else(|| svc.metadata.namespace.clone()),
-        datacenters: ctx.opts.datacenters.clone(),
-        update: Some(update_strategy(ctx, svc)),
-        task_groups: vec![group],
-        ..Job::default()
-    };
-    job.meta = job_meta(ctx, svc, &name, visibility);
+/// `--annotate` comments for the job-level fields.
+fn note_job_fields(ctx: &mut Ctx<'_>, svc: &KnativeService) {
     ctx.note(
         "job/type",
         "Knative Services are long-running request servers",
@@ -397,7 +456,6 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         "job/update",
         "assumed: Knative moves traffic only to a ready revision and keeps the old one on failure",
     );
-    Some(job)
 }
 
 /// Knative shifts traffic only to a revision whose pods are ready and keeps the old one on

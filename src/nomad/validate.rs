@@ -5,7 +5,7 @@
 //! Not a full reimplementation: rules that depend on cluster state (quotas, node pools, ACLs,
 //! driver availability) are left to the cluster's `/v1/validate/job`.
 
-use super::model::{Job, ServiceCheck, Task, TaskGroup};
+use super::model::{Job, ScalingPolicy, ServiceCheck, Task, TaskGroup, UpdateStrategy};
 use super::schema::{FieldType, schema};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
@@ -183,6 +183,41 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
     if count < 0 {
         errs.push("Task group count can't be negative".to_string());
     }
+    validate_task_set(g, &mut errs);
+    let disk = g
+        .ephemeral_disk
+        .as_ref()
+        .and_then(|d| d.size_mb)
+        .unwrap_or(300);
+    if disk < 10 {
+        errs.push("minimum DiskMB value is 10; got ".to_string() + &disk.to_string());
+    }
+    // Update strategy: job-level merged with group-level, completed from Nomad's defaults.
+    let update = g.update.as_ref().or(job.update.as_ref());
+    let progress = update
+        .and_then(|u| u.progress_deadline)
+        .unwrap_or(600 * SECOND);
+    if let Some(u) = update {
+        validate_update(u, &mut errs);
+    }
+    if let Some(s) = &g.scaling {
+        validate_scaling(s, count, &mut errs);
+    }
+    let labels = validate_ports(g, &mut errs);
+    validate_services(g, &labels, &mut errs);
+    for t in &g.tasks {
+        for e in validate_task(t, g, progress, update.is_some(), disk) {
+            errs.push(format!(
+                "Task {} validation failed: {e}",
+                t.name.clone().unwrap_or_default()
+            ));
+        }
+    }
+    errs
+}
+
+/// The group's tasks as a set: some, unique names, at most one leader, a main task.
+fn validate_task_set(g: &TaskGroup, errs: &mut Vec<String>) {
     if g.tasks.is_empty() {
         errs.push("Missing tasks for task group".to_string());
     }
@@ -203,77 +238,69 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
     if !g.tasks.is_empty() && main_tasks == 0 {
         errs.push("Must have at least one main task".to_string());
     }
-    let disk = g
-        .ephemeral_disk
-        .as_ref()
-        .and_then(|d| d.size_mb)
-        .unwrap_or(300);
-    if disk < 10 {
-        errs.push("minimum DiskMB value is 10; got ".to_string() + &disk.to_string());
+}
+
+/// The update strategy in effect for a group, with Nomad's defaults for what it leaves unset.
+fn validate_update(u: &UpdateStrategy, errs: &mut Vec<String>) {
+    let min_healthy = u.min_healthy_time.unwrap_or(10 * SECOND);
+    let healthy = u.healthy_deadline.unwrap_or(300 * SECOND);
+    let progress = u.progress_deadline.unwrap_or(600 * SECOND);
+    if let Some(hc) = u.health_check.as_deref()
+        && !matches!(hc, "checks" | "task_states" | "manual")
+    {
+        errs.push(format!("Invalid health check given: {hc:?}"));
     }
-    // Update strategy: job-level merged with group-level, completed from Nomad's defaults.
-    let update = g.update.as_ref().or(job.update.as_ref());
-    let min_healthy = update
-        .and_then(|u| u.min_healthy_time)
-        .unwrap_or(10 * SECOND);
-    let healthy = update
-        .and_then(|u| u.healthy_deadline)
-        .unwrap_or(300 * SECOND);
-    let progress = update
-        .and_then(|u| u.progress_deadline)
-        .unwrap_or(600 * SECOND);
-    if let Some(u) = update {
-        if let Some(hc) = u.health_check.as_deref()
-            && !matches!(hc, "checks" | "task_states" | "manual")
-        {
-            errs.push(format!("Invalid health check given: {hc:?}"));
-        }
-        if min_healthy >= healthy {
-            errs.push("Minimum healthy time must be less than healthy deadline".to_string());
-        }
-        if healthy <= 0 {
-            errs.push("Healthy deadline must be greater than zero".to_string());
-        }
-        if progress != 0 && progress <= healthy {
-            errs.push("Healthy deadline must be less than progress deadline".to_string());
-        }
-        if u.auto_promote == Some(true) && u.canary.unwrap_or(0) == 0 {
-            errs.push("Auto Promote requires a Canary count greater than zero".to_string());
-        }
+    if min_healthy >= healthy {
+        errs.push("Minimum healthy time must be less than healthy deadline".to_string());
     }
-    if let Some(s) = &g.scaling {
-        match s.max {
-            None => errs.push("maximum count must be specified and non-negative".to_string()),
-            Some(max) if max < 0 => {
-                errs.push("maximum count must be specified and non-negative".to_string())
+    if healthy <= 0 {
+        errs.push("Healthy deadline must be greater than zero".to_string());
+    }
+    if progress != 0 && progress <= healthy {
+        errs.push("Healthy deadline must be less than progress deadline".to_string());
+    }
+    if u.auto_promote == Some(true) && u.canary.unwrap_or(0) == 0 {
+        errs.push("Auto Promote requires a Canary count greater than zero".to_string());
+    }
+}
+
+/// The scaling block against the group's count.
+fn validate_scaling(s: &ScalingPolicy, count: i64, errs: &mut Vec<String>) {
+    match s.max {
+        None => errs.push("maximum count must be specified and non-negative".to_string()),
+        Some(max) if max < 0 => {
+            errs.push("maximum count must be specified and non-negative".to_string())
+        }
+        Some(max) => {
+            let min = s.min.unwrap_or(count);
+            if min < 0 {
+                errs.push("minimum count must be non-negative".to_string());
             }
-            Some(max) => {
-                let min = s.min.unwrap_or(count);
-                if min < 0 {
-                    errs.push("minimum count must be non-negative".to_string());
-                }
-                if min > max {
-                    errs.push(format!(
-                        "maximum count must not be less than minimum count: {max} < {min}"
-                    ));
-                }
-                if count < min {
-                    errs.push(format!("task group count must not be less than minimum count in scaling policy: {count} < {min}"));
-                }
-                if count > max {
-                    errs.push(format!("task group count must not be greater than maximum count in scaling policy: {count} > {max}"));
-                }
+            if min > max {
+                errs.push(format!(
+                    "maximum count must not be less than minimum count: {max} < {min}"
+                ));
+            }
+            if count < min {
+                errs.push(format!("task group count must not be less than minimum count in scaling policy: {count} < {min}"));
+            }
+            if count > max {
+                errs.push(format!("task group count must not be greater than maximum count in scaling policy: {count} > {max}"));
             }
         }
-        if let Some(t) = s.type_.as_deref()
-            && t != "horizontal"
-        {
-            errs.push(format!(
-                "scaling policy invalid: type {t:?} is not supported"
-            ));
-        }
     }
-    // Networks: unique labels, port ranges.
+    if let Some(t) = s.type_.as_deref()
+        && t != "horizontal"
+    {
+        errs.push(format!(
+            "scaling policy invalid: type {t:?} is not supported"
+        ));
+    }
+}
+
+/// Network ports: unique labels and values in range. Returns the labels, which services and
+/// checks refer to.
+fn validate_ports(g: &TaskGroup, errs: &mut Vec<String>) -> HashSet<String> {
     let mut labels = HashSet::new();
     for n in &g.networks {
         for p in n.dynamic_ports.iter().chain(n.reserved_ports.iter()) {
@@ -297,7 +324,11 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
             }
         }
     }
-    // Services.
+    labels
+}
+
+/// Group services: provider, name, uniqueness, their checks, and port labels that exist.
+fn validate_services(g: &TaskGroup, labels: &HashSet<String>, errs: &mut Vec<String>) {
     let mut providers = BTreeSet::new();
     let mut service_keys = HashSet::new();
     for s in &g.services {
@@ -323,7 +354,7 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
             if !cname.is_empty() && !check_names.insert(cname.clone()) {
                 errs.push(format!("Service {name} check {cname} is duplicate"));
             }
-            for e in validate_check(c, &provider, s.port_label.is_some(), &labels, &g.tasks) {
+            for e in validate_check(c, &provider, s.port_label.is_some(), labels, &g.tasks) {
                 errs.push(format!("Service {name} check {cname}: {e}"));
             }
         }
@@ -342,15 +373,6 @@ fn validate_group(job: &Job, g: &TaskGroup) -> Vec<String> {
                 .to_string(),
         );
     }
-    for t in &g.tasks {
-        for e in validate_task(t, g, progress, update.is_some(), disk) {
-            errs.push(format!(
-                "Task {} validation failed: {e}",
-                t.name.clone().unwrap_or_default()
-            ));
-        }
-    }
-    errs
 }
 
 fn valid_service_name(name: &str) -> bool {
