@@ -1,6 +1,9 @@
-//! Offline validation of Nomad jobs: Nomad's register-time rules (nomad/structs `Job.Validate`
-//! and friends, as summarised in reference/nomad-api.md §3) and a strict key check, because
-//! Nomad silently drops keys it does not know.
+//! Offline validation of Nomad jobs: Nomad's register-time rules (Nomad 2.0.6's
+//! nomad/structs/structs.go `Job.Validate`, `TaskGroup.Validate`, `Task.Validate`,
+//! nomad/structs/services.go `Service.Validate` and `ServiceCheck.validate*`; summarised in §3 of
+//! the team's shared reference `../shared/reference/nomad-api.md`, which lives beside the
+//! checkout, not in it) and a strict key check, because Nomad silently drops keys it does not
+//! know.
 //!
 //! Not a full reimplementation: rules that depend on cluster state (quotas, node pools, ACLs,
 //! driver availability) are left to the cluster's `/v1/validate/job`.

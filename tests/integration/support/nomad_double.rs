@@ -2,7 +2,9 @@
 //! verifier. It is not a scheduler: it places every allocation on one simulated node and leaves
 //! running them to a pluggable [`AllocationRunner`].
 //!
-//! What it reproduces (reference/nomad-api.md §3–5, Nomad 2.0.6): exact status codes, plain-text
+//! What it reproduces (Nomad 2.0.6; summarised in §3–5 of the team's shared reference
+//! `../shared/reference/nomad-api.md`, beside the checkout, with the Nomad source files each rule
+//! comes from): exact status codes, plain-text
 //! error bodies (`text/plain; charset=utf-8`), `X-Nomad-Index` / `X-Nomad-KnownLeader` /
 //! `X-Nomad-LastContact` headers, blocking queries (`index` + `wait`, wait capped at 300 s plus up
 //! to wait/16 jitter), namespaces (`?namespace=` > body `Namespace` > `Job.Namespace` > default),
