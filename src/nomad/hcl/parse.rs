@@ -1,0 +1,288 @@
+//! Parsing the plain HCL2 job files this tool writes back into Nomad API JSON: blocks,
+//! attributes, literals and string templates. Variables, locals and functions are refused with a
+//! hint to use `nomad job run -output`.
+
+use super::parse_duration;
+use crate::nomad::schema::{FieldType, schema};
+use hcl::expr::{Expression, ObjectKey};
+use hcl::{Block, BlockLabel, Body, Structure};
+use serde_json::{Map, Value};
+
+/// Parses an HCL2 job file into Nomad API JSON (the `Job` object).
+pub fn parse_job(text: &str) -> Result<Value, String> {
+    let body: Body = hcl::parse(text).map_err(|e| format!("HCL syntax error: {e}"))?;
+    let mut jobs = body.blocks().filter(|b| b.identifier() == "job");
+    let job = jobs.next().ok_or("no `job` block found")?;
+    if jobs.next().is_some() {
+        return Err("more than one `job` block in one file".to_string());
+    }
+    if let Some(other) = body.iter().find_map(|s| match s {
+        Structure::Attribute(a) => Some(a.key().to_string()),
+        Structure::Block(b) if b.identifier() != "job" => Some(b.identifier().to_string()),
+        _ => None,
+    }) {
+        return Err(format!(
+            "top-level `{other}` is not part of a plain job file (variables, locals): use `nomad job run -output FILE` to get the job's JSON and validate that"
+        ));
+    }
+    let id = match job.labels() {
+        [label] => label_str(label),
+        _ => return Err("`job` needs exactly one label (the job ID)".to_string()),
+    };
+    let mut obj = parse_struct("Job", job.body(), "job")?;
+    obj.insert("ID".to_string(), Value::String(id.clone()));
+    obj.entry("Name".to_string()).or_insert(Value::String(id));
+    Ok(Value::Object(obj))
+}
+
+fn label_str(l: &BlockLabel) -> String {
+    match l {
+        BlockLabel::String(s) => s.clone(),
+        BlockLabel::Identifier(i) => i.to_string(),
+    }
+}
+
+fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String, Value>, String> {
+    let s = schema();
+    let mut obj = Map::new();
+    for structure in body.iter() {
+        match structure {
+            Structure::Attribute(a) => {
+                let key = a.key();
+                let field = s
+                    .field_by_hcl(struct_name, key)
+                    .filter(|f| !f.label)
+                    .ok_or_else(|| format!("{path}: unknown attribute `{key}`"))?;
+                let value = expr_value(a.expr(), &format!("{path}.{key}"))?;
+                let value = match (&field.ty, &value) {
+                    (FieldType::Duration, Value::String(d)) => Value::from(
+                        parse_duration(d)
+                            .ok_or_else(|| format!("{path}.{key}: invalid duration {d:?}"))?,
+                    ),
+                    _ => value,
+                };
+                obj.insert(field.name.clone(), value);
+            }
+            Structure::Block(b) => {
+                let ident = b.identifier();
+                let field = s
+                    .field_by_hcl(struct_name, ident)
+                    .ok_or_else(|| format!("{path}: unknown block `{ident}`"))?;
+                let child_path = format!("{path}.{ident}");
+                match &field.ty {
+                    FieldType::Struct(inner) => {
+                        let v = parse_labelled(inner, b, &child_path)?;
+                        obj.insert(field.name.clone(), Value::Object(v));
+                    }
+                    FieldType::List(inner) => {
+                        let FieldType::Struct(inner) = inner.as_ref() else {
+                            return Err(format!(
+                                "{child_path}: `{ident}` is an attribute, not a block"
+                            ));
+                        };
+                        let v = parse_labelled(inner, b, &child_path)?;
+                        let entry = obj
+                            .entry(field.name.clone())
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                        if let Value::Array(items) = entry {
+                            items.push(Value::Object(v));
+                        }
+                    }
+                    FieldType::Map(inner) => {
+                        let entry = obj
+                            .entry(field.name.clone())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        let Value::Object(map) = entry else { continue };
+                        if let FieldType::Struct(inner) = inner.as_ref() {
+                            let label = b
+                                .labels()
+                                .first()
+                                .map(label_str)
+                                .ok_or_else(|| format!("{child_path}: block needs a label"))?;
+                            let v = parse_labelled(inner, b, &child_path)?;
+                            map.insert(label, Value::Object(v));
+                        } else {
+                            for a in b.body().attributes() {
+                                map.insert(a.key().to_string(), expr_value(a.expr(), &child_path)?);
+                            }
+                        }
+                    }
+                    FieldType::Any => {
+                        let docker = struct_name == "Task" && ident == "config";
+                        obj.insert(
+                            field.name.clone(),
+                            Value::Object(free_parse(b.body(), docker, &child_path)?),
+                        );
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{child_path}: `{ident}` is an attribute, not a block"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(obj)
+}
+
+fn parse_labelled(struct_name: &str, b: &Block, path: &str) -> Result<Map<String, Value>, String> {
+    let mut v = parse_struct(struct_name, b.body(), path)?;
+    if let Some(label_field) = schema().fields(struct_name).iter().find(|f| f.label)
+        && let Some(l) = b.labels().first()
+    {
+        v.insert(label_field.name.clone(), Value::String(label_str(l)));
+    }
+    Ok(v)
+}
+
+/// The inverse of [`free_body`]. For docker config, the option list says which blocks repeat.
+fn free_parse(body: &Body, docker: bool, path: &str) -> Result<Map<String, Value>, String> {
+    let mut obj = Map::new();
+    for a in body.attributes() {
+        obj.insert(a.key().to_string(), expr_value(a.expr(), path)?);
+    }
+    let mut counts = std::collections::HashMap::new();
+    for b in body.blocks() {
+        *counts.entry(b.identifier().to_string()).or_insert(0usize) += 1;
+    }
+    for b in body.blocks() {
+        let key = b.identifier().to_string();
+        let inner = free_parse(b.body(), false, path)?;
+        let repeated = counts.get(&key).copied().unwrap_or(0) > 1
+            || (docker
+                && schema()
+                    .docker
+                    .get(&key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| d.starts_with("list")));
+        match b.labels().first() {
+            Some(label) => {
+                let item = serde_json::json!({ label_str(label): [Value::Object(inner)] });
+                let entry = obj.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = entry {
+                    items.push(item);
+                }
+            }
+            None if repeated => {
+                let entry = obj.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = entry {
+                    items.push(Value::Object(inner));
+                }
+            }
+            None => {
+                obj.insert(key, Value::Object(inner));
+            }
+        }
+    }
+    Ok(obj)
+}
+
+pub(super) fn expr_value(e: &Expression, path: &str) -> Result<Value, String> {
+    Ok(match e {
+        Expression::Null => Value::Null,
+        Expression::Bool(b) => Value::Bool(*b),
+        Expression::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(f)) => Value::from(f),
+            _ => Value::Null,
+        },
+        Expression::String(s) => Value::String(s.clone()),
+        Expression::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| expr_value(i, path))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expression::Object(o) => {
+            let mut m = Map::new();
+            for (k, v) in o {
+                let key = match k {
+                    ObjectKey::Identifier(i) => i.to_string(),
+                    ObjectKey::Expression(Expression::String(s)) => s.clone(),
+                    ObjectKey::Expression(other) => match expr_value(other, path)? {
+                        Value::String(s) => s,
+                        _ => return Err(format!("{path}: object keys must be strings")),
+                    },
+                    _ => return Err(format!("{path}: unsupported object key")),
+                };
+                m.insert(key, expr_value(v, path)?);
+            }
+            Value::Object(m)
+        }
+        Expression::TemplateExpr(t) => {
+            let template = hcl::Template::from_expr(t).map_err(|e| format!("{path}: {e}"))?;
+            let mut literal = String::new();
+            let mut only_literals = true;
+            for el in template.elements() {
+                match el {
+                    hcl::template::Element::Literal(s) => literal.push_str(s),
+                    _ => only_literals = false,
+                }
+            }
+            if only_literals {
+                Value::String(literal)
+            } else {
+                // Runtime interpolation such as ${NOMAD_PORT_http}: Nomad keeps it as text.
+                Value::String(template.to_string())
+            }
+        }
+        Expression::Parenthesis(inner) => expr_value(inner, path)?,
+        _ => {
+            return Err(format!(
+                "{path}: variables, functions and expressions are not supported here; use `nomad job run -output FILE` to get the job's JSON and validate that"
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nomad::hcl::render_job;
+    use crate::nomad::model::Job;
+
+    #[test]
+    fn rejects_variables() {
+        let err = parse_job("variable \"x\" {}\njob \"a\" {}\n").unwrap_err();
+        assert!(err.contains("nomad job run -output"));
+        let err = parse_job("job \"a\" {\n  datacenters = [var.dc]\n}\n").unwrap_err();
+        assert!(err.contains("nomad job run -output"));
+    }
+
+    /// Found by the fuzz target: a template marker right after `$` or `%` lost its escape.
+    #[test]
+    fn template_markers_round_trip() {
+        let values = [
+            "$${$${",
+            "${",
+            "$${",
+            "%{",
+            "%%{",
+            "$%{x}",
+            "%${x}",
+            "$$$${",
+            "a\\b\"c\n\t\r\u{1}${x}",
+            "é☃𝄞 ${",
+            "$(HOME) %{ if }",
+        ];
+        let env: Map<String, Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("V{i}"), Value::String(v.to_string())))
+            .collect();
+        let mut meta = Map::new();
+        meta.insert("k${x}%{y}$${z}".to_string(), Value::String("v".to_string()));
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "ID": "a", "Name": "a", "Meta": meta,
+            "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "docker", "Env": env}]}]
+        }))
+        .unwrap();
+        let text = render_job(&job);
+        assert_eq!(
+            parse_job(&text).unwrap(),
+            serde_json::to_value(&job).unwrap(),
+            "{text}"
+        );
+    }
+}
