@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use cold::{ColdSample, Forcing, KubeTarget, NomadTarget, Probe, Side};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -257,7 +257,7 @@ fn measure(
     let report = report::Report::build(args, settings, cold, warm);
     print!("{}", report.terminal_table());
     if let Some(dir) = &args.report_dir {
-        report.write_all(dir)?;
+        write_reports(&report, dir)?;
         eprintln!("reports written to {}", dir.display());
     }
     if let Some(url) = &args.pushgateway {
@@ -266,6 +266,21 @@ fn measure(
             .with_context(|| format!("pushing metrics to {url}"))?;
     }
     Ok(report.verdict)
+}
+
+/// Writes verify.json, verify.md, verify.svg and verify.prom into `dir`.
+fn write_reports(report: &report::Report, dir: &Path) -> anyhow::Result<()> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        crate::output::write_atomic(&path, text.as_bytes(), crate::output::Durability::Synced)
+            .with_context(|| format!("writing {}", path.display()))
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write("verify.json", &report.json()?)?;
+    write("verify.md", &report.markdown())?;
+    write("verify.svg", &plot::svg(report)?)?;
+    write("verify.prom", &report.openmetrics(true))?;
+    Ok(())
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal (CI logs, tests).

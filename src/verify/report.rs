@@ -1,6 +1,6 @@
 //! The verify report: what was measured, the per-metric comparisons and the verdict, rendered as
 //! a terminal table, JSON (with every raw sample), Markdown, OpenMetrics text and an SVG picture
-//! (plot.rs); plus the optional push of the metrics to a Prometheus Pushgateway.
+//! (drawn by plot.rs from this report); plus the optional push of the metrics to a Prometheus Pushgateway.
 //!
 //! Only rendering lives here; the measuring is in cold.rs / load.rs and the tests in stats.rs.
 
@@ -11,7 +11,6 @@ use super::stats::{self, Comparison, SplitMix64, TestSettings, Tolerance, Verdic
 use anyhow::Context;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// Quantiles judged for cold starts and warm latency (each only with enough samples).
 const COLD_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
@@ -433,21 +432,6 @@ impl Report {
             out.push_str("# EOF\n");
         }
         out
-    }
-
-    /// Write verify.json, verify.md, verify.svg and verify.prom into `dir`.
-    pub fn write_all(&self, dir: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let write = |name: &str, text: &str| {
-            let path = dir.join(name);
-            crate::output::write_atomic(&path, text.as_bytes(), crate::output::Durability::Synced)
-                .with_context(|| format!("writing {}", path.display()))
-        };
-        write("verify.json", &self.json()?)?;
-        write("verify.md", &self.markdown())?;
-        write("verify.svg", &super::plot::svg(self)?)?;
-        write("verify.prom", &self.openmetrics(true))?;
-        Ok(())
     }
 }
 

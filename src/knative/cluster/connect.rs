@@ -1,10 +1,9 @@
 //! Connecting to a cluster the way kubectl does, and remembering where the client points so
 //! that errors can name the server and context.
 
-use super::error::ImportError;
+use super::error::{ClusterOrigin, ImportError};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use std::fmt;
 use std::path::PathBuf;
 
 /// How to reach the cluster, as kubectl finds it: a kubeconfig file (default: `KUBECONFIG`, which
@@ -13,30 +12,6 @@ use std::path::PathBuf;
 pub struct KubeSettings {
     pub context: Option<String>,
     pub kubeconfig: Option<PathBuf>,
-}
-
-/// Where the client points, for messages that tell the user which cluster said what. The
-/// default is an unknown origin (a bare `Client`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClusterOrigin {
-    /// API server URL, e.g. `https://127.0.0.1:6443`; empty when unknown (a bare `Client`).
-    pub server_url: String,
-    /// Kubeconfig context name; `None` for in-cluster or hand-built configuration.
-    pub context: Option<String>,
-}
-
-impl fmt::Display for ClusterOrigin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let server = if self.server_url.is_empty() {
-            "the client's API server"
-        } else {
-            self.server_url.as_str()
-        };
-        match &self.context {
-            Some(context) => write!(f, "{server} (context \"{context}\")"),
-            None => write!(f, "{server}"),
-        }
-    }
 }
 
 /// A ready client plus where it points.

@@ -1,10 +1,33 @@
-//! Everything that can go wrong reading a cluster, each with what to do about it, and the
-//! translation of kube's errors into these.
+//! Everything that can go wrong reading a cluster, each with what to do about it and which
+//! cluster said it, and the translation of kube's errors into these.
 
 use super::SERVICES_RESOURCE;
-use super::connect::ClusterOrigin;
 use std::fmt;
 use std::path::PathBuf;
+
+/// Where the client points, for messages that tell the user which cluster said what. The
+/// default is an unknown origin (a bare `Client`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterOrigin {
+    /// API server URL, e.g. `https://127.0.0.1:6443`; empty when unknown (a bare `Client`).
+    pub server_url: String,
+    /// Kubeconfig context name; `None` for in-cluster or hand-built configuration.
+    pub context: Option<String>,
+}
+
+impl fmt::Display for ClusterOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let server = if self.server_url.is_empty() {
+            "the client's API server"
+        } else {
+            self.server_url.as_str()
+        };
+        match &self.context {
+            Some(context) => write!(f, "{server} (context \"{context}\")"),
+            None => write!(f, "{server}"),
+        }
+    }
+}
 
 /// One API call, named as RBAC names it: `list services.serving.knative.dev in namespace "x"`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,8 +25,8 @@ pub mod query;
 pub mod references;
 
 pub use clean::clean_service;
-pub use connect::{ClusterConnection, ClusterOrigin, KubeSettings, client_for, connect};
-pub use error::{ApiAction, ImportError};
+pub use connect::{ClusterConnection, KubeSettings, client_for, connect};
+pub use error::{ApiAction, ClusterOrigin, ImportError};
 pub use export::export;
 pub use query::{
     ClusterQuery, ImportSelection, ImportedService, NamespaceScope, fetch_services,

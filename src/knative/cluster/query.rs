@@ -1,8 +1,8 @@
 //! What to read (namespace scope, selector, names) and reading it: list page by page or get by
 //! name, then each Service's references, cleaned and rendered as one YAML manifest.
 
-use super::connect::{ClusterConnection, ClusterOrigin};
-use super::error::{ApiAction, ImportError, classify};
+use super::connect::ClusterConnection;
+use super::error::{ApiAction, ClusterOrigin, ImportError, classify};
 use super::references::{ReferenceReader, collect_references};
 use super::{DEFAULT_PAGE_SIZE, SERVICES_RESOURCE, SERVING_GROUP, SERVING_VERSION};
 use super::{clean::clean_service, manifest::render_manifest};

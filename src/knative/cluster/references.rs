@@ -2,8 +2,7 @@
 //! each — ConfigMaps whole, Secrets as their shape (type and key names) only.
 
 use super::clean::clean_config_map;
-use super::connect::ClusterOrigin;
-use super::error::{ApiAction, ImportError, classify};
+use super::error::{ApiAction, ClusterOrigin, ImportError, classify};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Client;
 use kube::api::Api;
