@@ -11,7 +11,8 @@ mod duplicates;
 use crate::config::ConvertOptions;
 use crate::convert::{Converted, convert_service};
 use crate::findings::{Finding, Location, Severity};
-use crate::knative::load::{self, Document, DocumentKind, Input, Resources};
+use crate::knative::load::{self, Document, DocumentKind, Input};
+use crate::knative::resources::Resources;
 use crate::nomad::model::Job;
 use crate::output::{JobFile, OutputFormat, Rendering, render_with};
 use duplicates::mark_duplicates;
@@ -248,8 +249,9 @@ pub fn run_inputs_emitting(
     batch
 }
 
-/// Every ConfigMap and Secret (key names only) in `inputs`; [`Resources`] picks the nearest
-/// definition for each Service. Only inputs that can hold one are parsed here.
+/// Every ConfigMap and Secret (key names only) in `inputs`, for every Service of the batch to
+/// resolve its references against (see [`Resources`] for which definition wins). Only inputs
+/// that can hold one are parsed here.
 fn collect_resources(inputs: &[Input]) -> Resources {
     let may_hold_resource = |text: &str| text.contains("ConfigMap") || text.contains("Secret");
     let resources_found: Vec<Vec<(Document, DocumentKind)>> = inputs

@@ -9,14 +9,16 @@ mod container;
 mod env;
 mod probes;
 pub mod quantity;
+mod resources;
 mod scaling;
 mod traffic;
 mod volumes;
 
 use crate::config::{ConvertOptions, ScaleToZero};
 use crate::findings::{Finding, Severity};
-use crate::knative::load::{Document, Resources};
+use crate::knative::load::Document;
 use crate::knative::model::{KnativeService, RevisionSpec, SERVER_ANNOTATIONS};
+use crate::knative::resources::Resources;
 use crate::nomad::model::{
     Job, NetworkResource, Port, Service, ServiceCheck, TaskGroup, UpdateStrategy,
 };
@@ -357,7 +359,7 @@ fn build_group(
         ..NetworkResource::default()
     }];
     group.volumes = volume_plan.group_volumes.clone();
-    if let Some(disk) = container::ephemeral_disk(ctx, spec)? {
+    if let Some(disk) = resources::ephemeral_disk(ctx, spec)? {
         group.ephemeral_disk = Some(disk);
     }
     // Deregister from service discovery before the task is killed, as Knative drains a pod

@@ -1,12 +1,13 @@
 //! Reading inputs: files, directories, stdin; splitting multi-document YAML (and JSON, which is
 //! YAML) into documents that remember their file and line; and sorting them into Knative
-//! Services, ConfigMaps/Secrets (kept for resolution) and everything else (reported or skipped).
+//! Services, ConfigMaps/Secrets (kept for resolution, see `resources.rs`) and everything else
+//! (reported or skipped).
 //!
-//! serde_yaml is used only here, so that it could be swapped for another YAML crate.
+//! Input documents are parsed here (serde_yaml); serde_yaml also types the Service model,
+//! reads the settings file and writes cluster import's manifests.
 
 use crate::findings::{Finding, Location};
 use crate::knative::locate::{LocationIndex, child_index};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -509,56 +510,6 @@ fn glob_match(pattern: &str, text: &str) -> bool {
                 .filter(|i| tail.is_char_boundary(*i))
                 .any(|i| !tail[..i].contains('/') && glob_match(rest, &tail[i..]))
         }
-    }
-}
-
-/// ConfigMaps and Secrets seen in the inputs, by (namespace, name). Secret values are never
-/// kept: only their key names, so nothing downstream can leak them.
-#[derive(Debug, Default, Clone)]
-pub struct Resources {
-    pub config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
-    pub secret_keys: BTreeMap<(String, String), Vec<String>>,
-}
-
-impl Resources {
-    pub fn add(&mut self, doc: &Document, kind: DocumentKind) {
-        let Some(name) = doc.name() else { return };
-        let namespace = doc.namespace().unwrap_or("default").to_string();
-        let key = (namespace, name.to_string());
-        match kind {
-            DocumentKind::ConfigMap => {
-                let mut data = BTreeMap::new();
-                if let Some(map) = doc.value.get("data").and_then(|d| d.as_mapping()) {
-                    for (k, v) in map {
-                        if let (Some(k), Some(v)) = (k.as_str(), scalar_string(v)) {
-                            data.insert(k.to_string(), v);
-                        }
-                    }
-                }
-                self.config_maps.insert(key, data);
-            }
-            DocumentKind::Secret => {
-                let mut keys = Vec::new();
-                for field in ["data", "stringData"] {
-                    if let Some(map) = doc.value.get(field).and_then(|d| d.as_mapping()) {
-                        keys.extend(map.keys().filter_map(|k| k.as_str().map(str::to_string)));
-                    }
-                }
-                keys.sort();
-                keys.dedup();
-                self.secret_keys.insert(key, keys);
-            }
-            _ => {}
-        }
-    }
-}
-
-fn scalar_string(v: &serde_yaml::Value) -> Option<String> {
-    match v {
-        serde_yaml::Value::String(s) => Some(s.clone()),
-        serde_yaml::Value::Number(n) => Some(n.to_string()),
-        serde_yaml::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }
 
