@@ -1,133 +1,9 @@
-//! Offline validation of Nomad jobs: Nomad's register-time rules (Nomad 2.0.6's
-//! nomad/structs/structs.go `Job.Validate`, `TaskGroup.Validate`, `Task.Validate`,
-//! nomad/structs/services.go `Service.Validate` and `ServiceCheck.validate*`; summarised in §3 of
-//! the team's shared reference `../shared/reference/nomad-api.md`, which lives beside the
-//! checkout, not in it) and a strict key check, because Nomad silently drops keys it does not
-//! know.
-//!
-//! Not a full reimplementation: rules that depend on cluster state (quotas, node pools, ACLs,
-//! driver availability) are left to the cluster's `/v1/validate/job`.
+//! Nomad's register-time rules on the typed job, with Nomad's wording where it has one (the
+//! source of each group of rules is named in the module above).
 
-use super::model::{Job, ScalingPolicy, ServiceCheck, Task, TaskGroup, UpdateStrategy};
-use super::schema::{FieldType, schema};
-use serde_json::Value;
+use crate::nomad::SECOND;
+use crate::nomad::model::{Job, ScalingPolicy, ServiceCheck, Task, TaskGroup, UpdateStrategy};
 use std::collections::{BTreeSet, HashSet};
-
-use super::SECOND;
-
-/// Keys in a job's API JSON that are not fields of Nomad's API structs (or docker options).
-pub fn unknown_keys(job: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk_struct("Job", job, "Job", &mut out);
-    out
-}
-
-fn walk_struct(struct_name: &str, value: &Value, path: &str, out: &mut Vec<String>) {
-    let Some(obj) = value.as_object() else {
-        if !value.is_null() {
-            out.push(format!("{path}: expected an object"));
-        }
-        return;
-    };
-    let s = schema();
-    let driver = obj.get("Driver").and_then(Value::as_str).unwrap_or("");
-    for (key, v) in obj {
-        let Some(field) = s.field(struct_name, key) else {
-            out.push(format!(
-                "{path}.{key}: unknown field (not in Nomad's api.{struct_name})"
-            ));
-            continue;
-        };
-        let child = format!("{path}.{key}");
-        if struct_name == "Task" && key == "Config" && driver == "docker" {
-            walk_docker(&s.docker, v, &child, out);
-            continue;
-        }
-        walk_type(&field.ty, v, &child, out);
-    }
-}
-
-fn walk_type(ty: &FieldType, v: &Value, path: &str, out: &mut Vec<String>) {
-    match ty {
-        FieldType::Struct(name) => walk_struct(name, v, path, out),
-        FieldType::List(inner) => {
-            if let Some(items) = v.as_array() {
-                for (i, item) in items.iter().enumerate() {
-                    walk_type(inner, item, &format!("{path}[{i}]"), out);
-                }
-            }
-        }
-        FieldType::Map(inner) => {
-            if let Some(obj) = v.as_object() {
-                for (k, item) in obj {
-                    walk_type(inner, item, &format!("{path}[{k:?}]"), out);
-                }
-            }
-        }
-        FieldType::Scalar | FieldType::Duration | FieldType::Any => {}
-    }
-}
-
-fn walk_docker(
-    spec: &serde_json::Map<String, Value>,
-    v: &Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    let Some(obj) = v.as_object() else { return };
-    for (key, value) in obj {
-        match spec.get(key) {
-            None => out.push(format!("{path}.{key}: not an option of the docker driver")),
-            Some(Value::Object(nested)) => match value {
-                Value::Array(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        walk_docker(nested, item, &format!("{path}.{key}[{i}]"), out);
-                    }
-                }
-                other => walk_docker(nested, other, &format!("{path}.{key}"), out),
-            },
-            Some(Value::String(desc)) => {
-                if let Some(keys) = list_of_keys(desc) {
-                    let nested: serde_json::Map<String, Value> =
-                        keys.into_iter().map(|k| (k, Value::Null)).collect();
-                    for (i, item) in value.as_array().into_iter().flatten().enumerate() {
-                        walk_docker(&nested, item, &format!("{path}.{key}[{i}]"), out);
-                    }
-                }
-            }
-            Some(_) => {}
-        }
-    }
-}
-
-/// Keys of a `list of {a: t, b: {..}, ...}` description in the docker option list.
-pub fn list_of_keys(desc: &str) -> Option<Vec<String>> {
-    let inner = desc.strip_prefix("list of {")?;
-    let mut keys = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0usize;
-    for (i, c) in inner.char_indices() {
-        match c {
-            '{' | '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            '}' if depth == 0 => {
-                if let Some(k) = inner[start..i].split(':').next() {
-                    keys.push(k.trim().to_string());
-                }
-                break;
-            }
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                if let Some(k) = inner[start..i].split(':').next() {
-                    keys.push(k.trim().to_string());
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    Some(keys.into_iter().filter(|k| !k.is_empty()).collect())
-}
 
 /// Nomad's register-time rules that can be checked without a cluster. Messages follow Nomad's
 /// wording where it has one.
@@ -608,68 +484,10 @@ fn validate_task(
     errs
 }
 
-/// Reads a job file into its API JSON: `{"Job": ...}` or a bare job, or an HCL2 job file.
-fn read_job_value(path: &std::path::Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let is_json =
-        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
-    if !is_json {
-        return super::hcl::parse_job(&text);
-    }
-    let mut v: Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "invalid JSON at line {} column {}: {e}",
-            e.line(),
-            e.column()
-        )
-    })?;
-    Ok(match v.get_mut("Job").map(Value::take) {
-        Some(job) => job,
-        None => v,
-    })
-}
-
-/// Reads a job file (API JSON or HCL2) into the typed job, for sending it to a cluster.
-pub fn read_job_file(path: &std::path::Path) -> Result<Job, String> {
-    let value = read_job_value(path)?;
-    serde_json::from_value(value).map_err(|e| format!("wrong type: {e}"))
-}
-
-/// Validates one job file: API JSON (`{"Job": ...}` or a bare job) or an HCL2 job file.
-/// Returns the problems found; an unreadable or unparsable file is one problem.
-pub fn validate_file(path: &std::path::Path) -> Vec<String> {
-    match read_job_value(path) {
-        Ok(value) => validate_value(&value),
-        Err(problem) => vec![problem],
-    }
-}
-
-/// Unknown keys, type errors and register-time rules of a job's API JSON.
-pub fn validate_value(value: &Value) -> Vec<String> {
-    let mut problems = unknown_keys(value);
-    match serde_json::from_value::<Job>(value.clone()) {
-        Ok(job) => problems.extend(validate_job(&job)),
-        Err(e) => problems.push(format!("wrong type: {e}")),
-    }
-    problems
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn flags_unknown_keys() {
-        let job = json!({"ID": "x", "Ephemeral": {"Timeout": 1}, "TaskGroups": [{"Name": "g", "Tasks": [
-            {"Name": "t", "Driver": "docker", "Config": {"image": "x", "imagee": "y", "mount": [{"type": "bind", "targett": "/x"}]}}
-        ]}]});
-        let errs = unknown_keys(&job);
-        assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(errs[0].contains("Job.Ephemeral"));
-        assert!(errs.iter().any(|e| e.contains("imagee")));
-        assert!(errs.iter().any(|e| e.contains("targett")));
-    }
 
     #[test]
     fn catches_register_rules() {
