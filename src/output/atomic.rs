@@ -14,8 +14,8 @@ pub enum Durability {
     Synced,
     /// Renamed without syncing: readers see the old file or the new one, but after a power loss
     /// a new file may be empty. For the thousands of job files of a batch, which the next run
-    /// regenerates: syncing each costs about as much again as the whole batch
-    /// (ARCHITECTURE.md, "Writing files").
+    /// regenerates: syncing each would about double the batch's time (ARCHITECTURE.md,
+    /// "Writing files").
     Renamed,
 }
 
