@@ -353,7 +353,10 @@ impl VolumePlan {
                 } => {
                     let mut mount = json!({"type": "tmpfs", "target": m.mount_path, "readonly": m.read_only == Some(true)});
                     if let Some(size) = size_mb {
-                        mount["tmpfs_options"] = json!({"size": size * 1024 * 1024});
+                        // A list of one object: what Nomad's jobspec2 decodes from the block
+                        // `tmpfs_options { size = N }`, so the JSON equals `nomad job inspect`
+                        // of a job run from the HCL.
+                        mount["tmpfs_options"] = json!([{"size": size * 1024 * 1024}]);
                     }
                     mounts.push(mount);
                 }

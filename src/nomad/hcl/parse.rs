@@ -108,10 +108,9 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                         }
                     }
                     FieldType::Any => {
-                        let docker = struct_name == "Task" && ident == "config";
                         obj.insert(
                             field.name.clone(),
-                            Value::Object(free_parse(b.body(), docker, &child_path)?),
+                            Value::Object(free_parse(b.body(), &child_path)?),
                         );
                     }
                     _ => {
@@ -136,42 +135,37 @@ fn parse_labelled(struct_name: &str, b: &Block, path: &str) -> Result<Map<String
     Ok(v)
 }
 
-/// The inverse of [`free_body`]. For docker config, the option list says which blocks repeat.
-fn free_parse(body: &Body, docker: bool, path: &str) -> Result<Map<String, Value>, String> {
+/// A free-form block (a driver's `config`, an autoscaler policy), decoded as Nomad's jobspec2
+/// decodes a `map[string]interface{}` body (HCL1's rules, kept by Nomad's HCL fork): every nested
+/// block is one item of a list under its name, a labelled block `name "l" { .. }` is the item
+/// `{"l": [{..}]}`, and an object-valued attribute is a list of that one object. Attributes set
+/// to `null` are dropped. Checked against `jobspec2json` by the oracle test
+/// (tests/integration/nomad_oracle.rs), e.g. `tmpfs_options { size = 1 }` → `[{"size": 1}]`.
+fn free_parse(body: &Body, path: &str) -> Result<Map<String, Value>, String> {
     let mut obj = Map::new();
     for a in body.attributes() {
-        obj.insert(a.key().to_string(), expr_value(a.expr(), path)?);
+        let value = match expr_value(a.expr(), path)? {
+            Value::Null => continue,
+            Value::Object(inner) => Value::Array(vec![Value::Object(inner)]),
+            other => other,
+        };
+        obj.insert(a.key().to_string(), value);
     }
-    let mut counts = std::collections::HashMap::new();
     for b in body.blocks() {
-        *counts.entry(b.identifier().to_string()).or_insert(0usize) += 1;
-    }
-    for b in body.blocks() {
-        let key = b.identifier().to_string();
-        let inner = free_parse(b.body(), false, path)?;
-        let repeated = counts.get(&key).copied().unwrap_or(0) > 1
-            || (docker
-                && schema()
-                    .docker
-                    .get(&key)
-                    .and_then(Value::as_str)
-                    .is_some_and(|d| d.starts_with("list")));
-        match b.labels().first() {
-            Some(label) => {
-                let item = serde_json::json!({ label_str(label): [Value::Object(inner)] });
-                let entry = obj.entry(key).or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(items) = entry {
-                    items.push(item);
-                }
-            }
-            None if repeated => {
-                let entry = obj.entry(key).or_insert_with(|| Value::Array(Vec::new()));
-                if let Value::Array(items) = entry {
-                    items.push(Value::Object(inner));
-                }
-            }
-            None => {
-                obj.insert(key, Value::Object(inner));
+        let mut item = Value::Object(free_parse(b.body(), path)?);
+        for label in b.labels().iter().rev() {
+            item = serde_json::json!({ label_str(label): [item] });
+        }
+        let entry = obj
+            .entry(b.identifier().to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        match entry {
+            Value::Array(items) => items.push(item),
+            _ => {
+                return Err(format!(
+                    "{path}: `{}` is both an attribute and a block",
+                    b.identifier()
+                ));
             }
         }
     }
@@ -248,6 +242,25 @@ mod tests {
         assert!(err.contains("nomad job run -output"));
         let err = parse_job("job \"a\" {\n  datacenters = [var.dc]\n}\n").unwrap_err();
         assert!(err.contains("nomad job run -output"));
+    }
+
+    /// Free-form config decodes as Nomad's jobspec2 decodes it (the output of `jobspec2json` on
+    /// the same text): blocks and object attributes become lists, labels nest, nulls vanish.
+    #[test]
+    fn config_blocks_decode_as_nomad_does() {
+        let job = parse_job(
+            "job \"a\" {\n group \"g\" {\n  task \"t\" {\n   driver = \"docker\"\n   config {\n    image = \"x\"\n    n = null\n    labels = { a = \"b\" }\n    mount {\n     type = \"tmpfs\"\n     tmpfs_options {\n      size = 10\n     }\n    }\n    two \"l1\" \"l2\" {\n     y = 1\n    }\n   }\n  }\n }\n}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            job["TaskGroups"][0]["Tasks"][0]["Config"],
+            serde_json::json!({
+                "image": "x",
+                "labels": [{"a": "b"}],
+                "mount": [{"type": "tmpfs", "tmpfs_options": [{"size": 10}]}],
+                "two": [{"l1": [{"l2": [{"y": 1}]}]}],
+            })
+        );
     }
 
     /// Found by the fuzz target: a template marker right after `$` or `%` lost its escape.
