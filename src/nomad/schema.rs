@@ -9,6 +9,8 @@ use std::sync::LazyLock;
 #[derive(Debug, Deserialize)]
 struct RawField {
     go_type: String,
+    #[serde(default)]
+    pointer: bool,
     hcl: Option<String>,
 }
 
@@ -47,6 +49,12 @@ pub struct Field {
     pub block: bool,
     /// The field is the block's label.
     pub label: bool,
+    /// The Go type, e.g. `*int`, `[]string`, `map[string]string`: how Nomad's HCL decoder
+    /// converts a value given to it (a number to a string field becomes its text).
+    pub go_type: String,
+    /// A Go pointer: nil and a zero value are different values. A field that is not one cannot
+    /// tell "unset" from `""`, `0` or `false`, and neither can Nomad.
+    pub pointer: bool,
 }
 
 #[derive(Debug)]
@@ -97,6 +105,8 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 hcl_name,
                 block,
                 label,
+                go_type: f.go_type.clone(),
+                pointer: f.pointer,
             });
         }
         structs.insert(name.clone(), fields);

@@ -10,6 +10,7 @@
 //! comments to rendered text; the Go duration format both directions use is here.
 
 mod annotate;
+mod coerce;
 mod parse;
 mod render;
 

@@ -2,9 +2,9 @@
 //! attributes, literals and string templates. Variables, locals and functions are refused with a
 //! hint to use `nomad job run -output`.
 
-use super::parse_duration;
+use super::coerce::coerce;
 use crate::nomad::schema::{FieldType, schema};
-use hcl::expr::{Expression, ObjectKey};
+use hcl::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl::{Block, BlockLabel, Body, Structure};
 use serde_json::{Map, Value};
 
@@ -53,15 +53,18 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                     .field_by_hcl(struct_name, key)
                     .filter(|f| !f.label)
                     .ok_or_else(|| format!("{path}: unknown attribute `{key}`"))?;
+                if field.block && !map_attribute_allowed(struct_name, &field.name) {
+                    return Err(format!(
+                        "{path}: `{key}` is a block, not an attribute: write `{key} {{ ... }}`"
+                    ));
+                }
+                if obj.contains_key(&field.name) {
+                    return Err(format!("{path}: `{key}` is defined more than once"));
+                }
                 let value = expr_value(a.expr(), &format!("{path}.{key}"))?;
-                let value = match (&field.ty, &value) {
-                    (FieldType::Duration, Value::String(d)) => Value::from(
-                        parse_duration(d)
-                            .ok_or_else(|| format!("{path}.{key}: invalid duration {d:?}"))?,
-                    ),
-                    _ => value,
-                };
-                obj.insert(field.name.clone(), value);
+                if let Some(value) = coerce(field, value, &format!("{path}.{key}"))? {
+                    obj.insert(field.name.clone(), value);
+                }
             }
             Structure::Block(b) => {
                 let ident = b.identifier();
@@ -69,6 +72,20 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                     .field_by_hcl(struct_name, ident)
                     .ok_or_else(|| format!("{path}: unknown block `{ident}`"))?;
                 let child_path = format!("{path}.{ident}");
+                if !field.block {
+                    return Err(format!(
+                        "{child_path}: `{ident}` is an attribute, not a block: write `{ident} = ...`"
+                    ));
+                }
+                let repeats = match &field.ty {
+                    FieldType::List(_) => true,
+                    FieldType::Map(inner) => matches!(inner.as_ref(), FieldType::Struct(_)),
+                    _ => false,
+                };
+                if !repeats && obj.contains_key(&field.name) {
+                    // Nomad's decoder: "Duplicate <name> block".
+                    return Err(format!("{child_path}: duplicate `{ident}` block"));
+                }
                 match &field.ty {
                     FieldType::Struct(inner) => {
                         let v = parse_labelled(inner, b, &child_path)?;
@@ -102,12 +119,29 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
                             let v = parse_labelled(inner, b, &child_path)?;
                             map.insert(label, Value::Object(v));
                         } else {
+                            expect_labels(b, 0, &child_path)?;
+                            if let Some(block) = b.body().blocks().next() {
+                                return Err(format!(
+                                    "{child_path}: unexpected block `{}`",
+                                    block.identifier()
+                                ));
+                            }
+                            let mut entries = Map::new();
                             for a in b.body().attributes() {
-                                map.insert(a.key().to_string(), expr_value(a.expr(), &child_path)?);
+                                entries.insert(
+                                    a.key().to_string(),
+                                    expr_value(a.expr(), &child_path)?,
+                                );
+                            }
+                            if let Some(Value::Object(entries)) =
+                                coerce(field, Value::Object(entries), &child_path)?
+                            {
+                                map.extend(entries);
                             }
                         }
                     }
                     FieldType::Any => {
+                        expect_labels(b, 0, &child_path)?;
                         obj.insert(
                             field.name.clone(),
                             Value::Object(free_parse(b.body(), &child_path)?),
@@ -125,14 +159,41 @@ fn parse_struct(struct_name: &str, body: &Body, path: &str) -> Result<Map<String
     Ok(obj)
 }
 
+/// A struct block: its label (the struct's label field, or a map key) and its body.
 fn parse_labelled(struct_name: &str, b: &Block, path: &str) -> Result<Map<String, Value>, String> {
+    let label_field = schema().fields(struct_name).iter().find(|f| f.label);
+    expect_labels(b, usize::from(label_field.is_some()), path)?;
     let mut v = parse_struct(struct_name, b.body(), path)?;
-    if let Some(label_field) = schema().fields(struct_name).iter().find(|f| f.label)
+    if let Some(label_field) = label_field
         && let Some(l) = b.labels().first()
     {
         v.insert(label_field.name.clone(), Value::String(label_str(l)));
     }
     Ok(v)
+}
+
+/// Nomad's decoder refuses a block with more or fewer labels than its type takes ("Extraneous
+/// label for resources", "Missing name for group").
+fn expect_labels(b: &Block, wanted: usize, path: &str) -> Result<(), String> {
+    let found = b.labels().len();
+    match found.cmp(&wanted) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(format!(
+            "{path}: `{}` takes {wanted} label(s), found {found}",
+            b.identifier()
+        )),
+        std::cmp::Ordering::Less => Err(format!("{path}: `{}` needs a label", b.identifier())),
+    }
+}
+
+/// Maps that Nomad's jobspec2 also reads written as an attribute (`env = { "A.B" = "c" }`):
+/// hcl_conversions.go `decodeTask` (env, meta), `decodeTaskGroup` (meta), and the job's meta
+/// (checked with jobspec2json). Elsewhere (a service's `meta`) the attribute form is an error.
+fn map_attribute_allowed(struct_name: &str, field: &str) -> bool {
+    matches!(
+        (struct_name, field),
+        ("Job", "Meta") | ("TaskGroup", "Meta") | ("Task", "Env") | ("Task", "Meta")
+    )
 }
 
 /// A free-form block (a driver's `config`, an autoscaler policy), decoded as Nomad's jobspec2
@@ -211,7 +272,14 @@ pub(super) fn expr_value(e: &Expression, path: &str) -> Result<Value, String> {
             for el in template.elements() {
                 match el {
                     hcl::template::Element::Literal(s) => literal.push_str(s),
-                    _ => only_literals = false,
+                    hcl::template::Element::Interpolation(i) if is_runtime_reference(&i.expr) => {
+                        only_literals = false
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{path}: this string computes its value (a function, an operator, a variable or a %{{ }} directive), which only Nomad can evaluate; use `nomad job run -output FILE` to get the job's JSON and validate that"
+                        ));
+                    }
                 }
             }
             if only_literals {
@@ -228,6 +296,28 @@ pub(super) fn expr_value(e: &Expression, path: &str) -> Result<Value, String> {
             ));
         }
     })
+}
+
+/// An interpolation Nomad keeps as text for the client to fill in at run time, such as
+/// `${NOMAD_PORT_http}`, `${attr.kernel.name}` or `${meta.x[0]}`: a reference whose root is not
+/// one jobspec2 defines (`var`, `local`; those it evaluates, and refuses when undefined).
+/// Checked with jobspec2json in the oracle test's table.
+fn is_runtime_reference(e: &Expression) -> bool {
+    let root_is_free = |v: &hcl::expr::Variable| !matches!(v.as_str(), "var" | "local");
+    match e {
+        Expression::Variable(v) => root_is_free(v),
+        Expression::Traversal(t) => {
+            matches!(&t.expr, Expression::Variable(v) if root_is_free(v))
+                && t.operators.iter().all(|op| match op {
+                    TraversalOperator::GetAttr(_) | TraversalOperator::LegacyIndex(_) => true,
+                    TraversalOperator::Index(i) => {
+                        matches!(i, Expression::Number(_) | Expression::String(_))
+                    }
+                    _ => false,
+                })
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
