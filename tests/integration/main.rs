@@ -14,5 +14,6 @@ mod deploy;
 mod deploy_bench;
 mod import;
 mod invalid_inputs;
+mod nomad_oracle;
 mod properties;
 mod verify;

@@ -3,6 +3,7 @@
 //! here is loopback.
 
 pub mod fake_kube;
+pub mod jobspec2;
 pub mod nomad_double;
 pub mod verify_fixtures;
 
