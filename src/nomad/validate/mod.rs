@@ -8,9 +8,13 @@
 //! Not a full reimplementation: rules that depend on cluster state (quotas, node pools, ACLs,
 //! driver availability) are left to the cluster's `/v1/validate/job`.
 //!
-//! Layout: `keys` is the strict key check against the API field list, `rules` the register-time
-//! rules on the typed job; this module reads job files and runs both.
+//! Layout: `keys` is the strict key check against the API field list; `decode` reads API JSON as
+//! Nomad's agent does (null and plain zero values are unset); `canonical` fills in Nomad's
+//! defaults; `rules` applies the register-time rules to the canonical job. This module reads
+//! job files and runs them in that order.
 
+mod canonical;
+mod decode;
 mod keys;
 mod rules;
 
@@ -41,9 +45,12 @@ fn read_job_value(path: &std::path::Path) -> Result<Value, String> {
     })
 }
 
-/// Reads a job file (API JSON or HCL2) into the typed job, for sending it to a cluster.
+/// Reads a job file (API JSON or HCL2) into the typed job, for sending it to a cluster. Nulls
+/// and plain zero values (as `nomad job run -output` writes them) are read as unset, as Nomad
+/// reads them.
 pub fn read_job_file(path: &std::path::Path) -> Result<Job, String> {
-    let value = read_job_value(path)?;
+    let mut value = read_job_value(path)?;
+    decode::as_nomad_reads(&mut value);
     serde_json::from_value(value).map_err(|e| format!("wrong type: {e}"))
 }
 
@@ -59,7 +66,9 @@ pub fn validate_file(path: &std::path::Path) -> Vec<String> {
 /// Unknown keys, type errors and register-time rules of a job's API JSON.
 pub fn validate_value(value: &Value) -> Vec<String> {
     let mut problems = unknown_keys(value);
-    match serde_json::from_value::<Job>(value.clone()) {
+    let mut read = value.clone();
+    decode::as_nomad_reads(&mut read);
+    match serde_json::from_value::<Job>(read) {
         Ok(job) => problems.extend(validate_job(&job)),
         Err(e) => problems.push(format!("wrong type: {e}")),
     }
