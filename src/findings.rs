@@ -585,6 +585,22 @@ pub static CODES: &[CodeInfo] = &[
         "set docker cpu_hard_limit on the task if the hard cap matters",
         "resources:\n  limits:\n    cpu: \"1\""
     ),
+    code!(
+        "K2N100",
+        Warning,
+        "HTTPS probe becomes a TCP check",
+        "kubelet does not verify the certificate of an HTTPS probe. Nomad's built-in checks cannot skip verification (tls_skip_verify is for Consul checks only; Nomad refuses the job otherwise) and would check the allocation's IP address against the certificate. With --service-provider nomad the probe becomes a TCP check on its port; with consul it stays an HTTPS check with tls_skip_verify.",
+        "use --service-provider consul to keep the HTTPS check, or give the application a plain-HTTP health endpoint",
+        "readinessProbe:\n  httpGet: {path: /healthz, scheme: HTTPS}"
+    ),
+    code!(
+        "K2N101",
+        Warning,
+        "volume shared by several instances",
+        "All instances of a Knative revision mount the same PersistentVolumeClaim. Nomad refuses a CSI volume request with a single-node access mode in a group whose count is above 1, so such a group asks for multi-node-multi-writer (or multi-node-reader-only when read-only), which the Nomad CSI volume must be registered with. A group of one that may scale up keeps the single-node mode: instances beyond the first cannot claim the volume and are not placed.",
+        "register the volume with a multi-node access mode (and set it in the job), or set max-scale 1",
+        "autoscaling.knative.dev/max-scale: \"5\"\n...\nvolumes:\n- name: data\n  persistentVolumeClaim: {claimName: data}"
+    ),
 ];
 
 #[cfg(test)]

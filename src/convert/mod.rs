@@ -378,6 +378,7 @@ fn build_group(
         ..Service::default()
     }];
     scaling::apply(ctx, svc, scale, &mut group);
+    volumes::share_claims(ctx, spec, &mut group);
     if ctx.opts.scale_to_zero == ScaleToZero::Sablier && scale.min == 0 {
         group
             .meta

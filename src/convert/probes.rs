@@ -152,7 +152,11 @@ fn probe_check(
         ..ServiceCheck::default()
     };
     let consul = ctx.opts.service_provider == ServiceProvider::Consul;
-    if let Some(http) = &probe.http_get {
+    let https = probe
+        .http_get
+        .as_ref()
+        .is_some_and(|h| h.scheme.as_deref() == Some("HTTPS"));
+    if let Some(http) = probe.http_get.as_ref().filter(|_| !https || consul) {
         check.type_ = Some("http".to_string());
         let p = http.path.clone().unwrap_or_else(|| "/".to_string());
         check.path = Some(if p.starts_with('/') {
@@ -160,7 +164,7 @@ fn probe_check(
         } else {
             format!("/{p}")
         });
-        if http.scheme.as_deref() == Some("HTTPS") {
+        if https {
             check.protocol = Some("https".to_string());
             // kubelet does not verify the certificate of an HTTPS probe either.
             check.tls_skip_verify = Some(true);
@@ -179,6 +183,24 @@ fn probe_check(
                 .push(host.clone());
         }
         check.header = headers;
+        check.port_label = probe_port(
+            ctx,
+            Some(&http.port),
+            &format!("{path}.httpGet.port"),
+            port,
+            ports,
+        );
+    } else if let Some(http) = &probe.http_get {
+        // Nomad's own checks cannot skip certificate verification (nomad/structs/services.go
+        // ServiceCheck.validateNomad refuses tls_skip_verify: "tls_skip_verify may only be set
+        // for Consul service checks") and would verify the allocation's IP against the
+        // certificate, which kubelet never does: the port is checked over TCP instead.
+        ctx.report(
+            "K2N100",
+            &format!("{path}.httpGet.scheme"),
+            "Nomad's built-in checks cannot skip TLS verification as kubelet does; a TCP check on the probe's port is used instead",
+        );
+        check.type_ = Some("tcp".to_string());
         check.port_label = probe_port(
             ctx,
             Some(&http.port),

@@ -5,7 +5,7 @@
 use super::Ctx;
 use super::env::{item_name, variable_path};
 use crate::knative::model::RevisionSpec;
-use crate::nomad::model::{Task, Template, VolumeMount, VolumeRequest};
+use crate::nomad::model::{Task, TaskGroup, Template, VolumeMount, VolumeRequest};
 use k8s_openapi::api::core::v1::{Container, KeyToPath, Volume};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -384,6 +384,57 @@ impl VolumePlan {
     }
 }
 
+/// The template of an empty file: a Go text/template comment (default delimiters), which
+/// consul-template renders as nothing.
+pub const EMPTY_FILE_TEMPLATE: &str = "{{/* empty */}}";
+
+/// A PVC mounted by a group that runs or may run more than one instance: Knative's replicas
+/// all mount the same claim. Nomad refuses a single-node access mode when the group's count is
+/// above 1 (nomad/structs/volumes.go VolumeRequest.Validate: "volume with single-node-writer
+/// access mode allows only one reader or writer"), so such a group asks for the multi-node mode,
+/// which the registered CSI volume must offer. A group of one that may scale up keeps the
+/// single-node mode (the volume may offer nothing else), and is told that more instances
+/// cannot claim it.
+pub fn share_claims(ctx: &mut Ctx<'_>, spec: &RevisionSpec, group: &mut TaskGroup) {
+    let count = group.count.unwrap_or(1);
+    let max = group.scaling.as_ref().and_then(|s| s.max).unwrap_or(count);
+    if count.max(max) <= 1 {
+        return;
+    }
+    let g = ctx.group_path();
+    for (name, volume) in &mut group.volumes {
+        let (single, shared) = match volume.access_mode.as_deref() {
+            Some(m @ "single-node-writer") => (m, "multi-node-multi-writer"),
+            Some(m @ "single-node-reader-only") => (m, "multi-node-reader-only"),
+            _ => continue,
+        };
+        let i = spec
+            .volumes
+            .iter()
+            .position(|v| &v.name == name)
+            .unwrap_or(0);
+        let path = format!("spec.template.spec.volumes[{i}].persistentVolumeClaim");
+        if count > 1 {
+            ctx.report(
+                "K2N101",
+                &path,
+                format!("{count} instances share volume {name:?}: Nomad refuses {single} for more than one, so the CSI volume request asks for {shared}, which the Nomad volume must support"),
+            );
+            ctx.note(
+                format!("{g}/volume[{name}]/access_mode"),
+                format!("{shared}: {count} instances mount the claim"),
+            );
+            volume.access_mode = Some(shared.to_string());
+        } else {
+            ctx.report(
+                "K2N101",
+                &path,
+                format!("the group may scale to {max} instances, but only one can claim {single} volume {name:?}; register it with {shared} and change access_mode, or set max-scale 1"),
+            );
+        }
+    }
+}
+
 fn file_template(ctx: &mut Ctx<'_>, var_path: &str, f: &VolumeFile, dest: String) -> Template {
     let mode = f.mode.unwrap_or(0o644);
     let mut t = Template {
@@ -393,6 +444,12 @@ fn file_template(ctx: &mut Ctx<'_>, var_path: &str, f: &VolumeFile, dest: String
         ..Template::default()
     };
     match &f.source {
+        FileSource::Inline(content) if content.is_empty() => {
+            // Nomad refuses a template with no content ("Must specify a source path or have an
+            // embedded template", nomad/structs Template.Validate); a Go template comment is
+            // content that renders nothing, so the file is still empty.
+            t.embedded_tmpl = Some(EMPTY_FILE_TEMPLATE.to_string());
+        }
         FileSource::Inline(content) => {
             // Literal content: pick delimiters the content does not contain, so consul-template
             // renders it verbatim.
