@@ -14,6 +14,8 @@ mod deploy;
 mod deploy_bench;
 mod import;
 mod invalid_inputs;
+mod nomad_examples;
 mod nomad_oracle;
 mod properties;
+mod validate_rules;
 mod verify;

@@ -1017,7 +1017,11 @@ fn validate_task(task: &Value) -> Vec<String> {
 
 fn validate_group(group: &Value) -> Vec<String> {
     let mut errors = Vec::new();
-    let count = as_i64(&group["Count"]).unwrap_or(1);
+    // api/tasks.go TaskGroup.Canonicalize (run before Validate): an unset count is the
+    // scaling block's min, else 1.
+    let count = as_i64(&group["Count"])
+        .or_else(|| as_i64(&group["Scaling"]["Min"]))
+        .unwrap_or(1);
     if count < 0 {
         errors.push("Task group count can't be negative".to_string());
     }

@@ -89,6 +89,10 @@ pub fn validate_job(job: &Job) -> Vec<String> {
         if g.shutdown_delay.is_some_and(|d| d < 0) {
             errs.push("ShutdownDelay must be a positive value".to_string());
         }
+        // command/agent/job_endpoint.go jobUpdate refuses this before anything else (400).
+        if job_type == "system" && g.scaling.is_some() {
+            errs.push("Task groups with job type system do not support scaling blocks".to_string());
+        }
         let count = g.count.unwrap_or(1);
         if job_type == "system" && count > 1 {
             errs.push(format!(
