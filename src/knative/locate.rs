@@ -131,7 +131,15 @@ impl LocationIndex {
                     next_index: 0,
                 });
             }
-            while frames.len() > 1 && frames.last().is_some_and(|f| f.column > column) {
+            while frames.len() > 1
+                && frames.last().is_some_and(|f| {
+                    f.column > column
+                        // A compact sequence (`key:\n- item`, as kubectl writes) sits at its
+                        // key's column, so a line there that is no item closes it: the line
+                        // is the next key of the mapping that holds the sequence.
+                        || (f.is_sequence && f.column == column && !starts_item)
+                })
+            {
                 frames.pop();
             }
             let mut content = trimmed;
@@ -375,6 +383,115 @@ spec:
             at("spec.template.spec.containers[0].ports[0].containerPort"),
             Some((29, 11))
         );
+    }
+
+    /// `kubectl get -o yaml` and `--export-dir` write sequences at their key's column. The
+    /// issue's report: `timeoutSeconds` after such a list was placed at `spec:` (7:5).
+    const COMPACT: &str = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    spec:
+      containers:
+      - image: ghcr.io/x/hello
+        ports:
+        - containerPort: 8080
+        name: user-container
+      timeoutSeconds: 900
+";
+
+    #[test]
+    fn key_after_a_compact_list_is_placed_on_its_own_line() {
+        let idx = LocationIndex::build(COMPACT, 1);
+        let at = |p: &str| idx.exact(p).map(|p| (p.line, p.column));
+        assert_eq!(at("spec.template.spec.timeoutSeconds"), Some((13, 7)));
+        assert_eq!(at("spec.template.spec.containers[0].name"), Some((12, 9)));
+        assert_eq!(
+            at("spec.template.spec.containers[0].ports[0].containerPort"),
+            Some((11, 11))
+        );
+        // Nothing is recorded under the list itself.
+        assert_eq!(at("spec.template.spec.containers.timeoutSeconds"), None);
+        assert_eq!(at("spec.template.spec.containers[0].ports.name"), None);
+    }
+
+    #[test]
+    fn nested_compact_lists_and_lists_ending_a_mapping() {
+        let text = "spec:
+  template:
+    spec:
+      containers:
+      - env:
+        - name: A
+          value: a
+        - name: B
+          valueFrom:
+            secretKeyRef:
+              key: k
+              name: s
+        image: one
+        volumeMounts:
+        - mountPath: /data
+          name: data
+      - image: two
+        args:
+        - --x
+      volumes:
+      - name: data
+        emptyDir: {}
+  traffic:
+  - latestRevision: true
+    percent: 100
+status:
+  conditions:
+  - type: Ready
+";
+        let idx = LocationIndex::build(text, 1);
+        let at = |p: &str| idx.exact(p).map(|p| (p.line, p.column));
+        let c = "spec.template.spec.containers";
+        assert_eq!(
+            at(&format!("{c}[0].env[1].valueFrom.secretKeyRef.name")),
+            Some((12, 15))
+        );
+        // A key after a nested compact list, and after a list ending its mapping.
+        assert_eq!(at(&format!("{c}[0].image")), Some((13, 9)));
+        assert_eq!(at(&format!("{c}[0].volumeMounts[0].name")), Some((16, 11)));
+        assert_eq!(at(&format!("{c}[1]")), Some((17, 7)));
+        assert_eq!(at(&format!("{c}[1].image")), Some((17, 9)));
+        assert_eq!(at(&format!("{c}[1].args[0]")), Some((19, 9)));
+        assert_eq!(at("spec.template.spec.volumes[0].emptyDir"), Some((22, 9)));
+        // Lists closed by a dedent of several levels at once.
+        assert_eq!(at("spec.traffic"), Some((23, 3)));
+        assert_eq!(at("spec.traffic[0].percent"), Some((25, 5)));
+        assert_eq!(at("status.conditions[0].type"), Some((28, 5)));
+    }
+
+    #[test]
+    fn a_compact_items_list_is_closed_by_the_lists_own_keys() {
+        let text = "apiVersion: v1
+items:
+- apiVersion: serving.knative.dev/v1
+  kind: Service
+  spec:
+    template:
+      spec:
+        containers:
+        - image: a
+        timeoutSeconds: 60
+kind: List
+metadata:
+  resourceVersion: \"\"
+";
+        let idx = LocationIndex::build(text, 1);
+        let at = |p: &str| idx.exact(p).map(|p| (p.line, p.column));
+        assert_eq!(
+            at("items[0].spec.template.spec.timeoutSeconds"),
+            Some((10, 9))
+        );
+        assert_eq!(at("kind"), Some((11, 1)));
+        assert_eq!(at("metadata.resourceVersion"), Some((13, 3)));
     }
 
     #[test]
