@@ -12,6 +12,7 @@ mod cli;
 mod convert_snapshots;
 mod deploy;
 mod deploy_bench;
+mod diagnostics;
 mod import;
 mod invalid_inputs;
 mod nomad_examples;
