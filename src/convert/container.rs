@@ -271,7 +271,10 @@ fn kill_timeout(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> i64 {
             ctx.report("K2N002", path, format!("timeoutSeconds {t} is negative"));
             DEFAULT_TIMEOUT_SECONDS
         }
+        // Knative's webhook writes its default into every Service it stores, so a Service read
+        // from a cluster says `timeoutSeconds: 300` where its author wrote nothing.
         Some(0) | None => DEFAULT_TIMEOUT_SECONDS,
+        Some(DEFAULT_TIMEOUT_SECONDS) => DEFAULT_TIMEOUT_SECONDS,
         Some(t) => {
             ctx.report(
                 "K2N023",
@@ -336,6 +339,11 @@ fn docker_config(
         config.insert("force_pull".into(), json!(true));
     }
     if let Some(sc) = &c.security_context {
+        // Kubernetes sets no_new_privs for `allowPrivilegeEscalation: false`; docker's
+        // `--security-opt no-new-privileges` sets the same flag.
+        if sc.allow_privilege_escalation == Some(false) {
+            config.insert("security_opt".into(), json!(["no-new-privileges"]));
+        }
         if sc.read_only_root_filesystem == Some(true) {
             config.insert("readonly_rootfs".into(), json!(true));
         }
@@ -371,10 +379,17 @@ fn report_container_fields(ctx: &mut Ctx<'_>, c: &Container, path: &str, is_serv
     if c.lifecycle.is_some() {
         dropped.push("lifecycle");
     }
-    if c.termination_message_path.is_some() {
+    // Kubernetes' defaults (what `kubectl get -o yaml` of a pod template shows) change nothing.
+    if c.termination_message_path
+        .as_deref()
+        .is_some_and(|p| p != "/dev/termination-log")
+    {
         dropped.push("terminationMessagePath");
     }
-    if c.termination_message_policy.is_some() {
+    if c.termination_message_policy
+        .as_deref()
+        .is_some_and(|p| p != "File")
+    {
         dropped.push("terminationMessagePolicy");
     }
     if c.stdin.is_some() || c.tty.is_some() {
@@ -384,14 +399,18 @@ fn report_container_fields(ctx: &mut Ctx<'_>, c: &Container, path: &str, is_serv
         dropped.push("volumeDevices");
     }
     if let Some(sc) = &c.security_context {
-        if sc.seccomp_profile.is_some() {
+        // `RuntimeDefault` is the runtime's own profile, which docker applies unless told
+        // otherwise; Knative's secure-pod-defaults writes it into Services it stores.
+        if sc
+            .seccomp_profile
+            .as_ref()
+            .is_some_and(|p| p.type_ != "RuntimeDefault")
+        {
             dropped.push("securityContext.seccompProfile");
         }
-        if sc.run_as_non_root.is_some() && sc.run_as_user.is_none() {
+        // Only `true` is a check Nomad would not make; `false` is Kubernetes' default.
+        if sc.run_as_non_root == Some(true) && sc.run_as_user.is_none() {
             dropped.push("securityContext.runAsNonRoot");
-        }
-        if sc.allow_privilege_escalation.is_some() {
-            dropped.push("securityContext.allowPrivilegeEscalation");
         }
         if sc.se_linux_options.is_some() || sc.proc_mount.is_some() {
             dropped.push("securityContext.seLinuxOptions/procMount");

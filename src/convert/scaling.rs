@@ -117,24 +117,39 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
     };
     let window_seconds = seconds(ctx, "window", None, 60);
     let scale_down_delay_seconds = seconds(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
-    for (key, alias) in [
-        ("panic-window-percentage", Some("panicWindowPercentage")),
+    // With its value Knative's default (config-autoscaler), such an annotation changes nothing
+    // that its absence would not, and its absence is not reported either.
+    for (key, alias, default) in [
+        (
+            "panic-window-percentage",
+            Some("panicWindowPercentage"),
+            Some("10"),
+        ),
         (
             "panic-threshold-percentage",
             Some("panicThresholdPercentage"),
+            Some("200"),
         ),
-        ("target-burst-capacity", Some("targetBurstCapacity")),
-        ("activation-scale", None),
+        (
+            "target-burst-capacity",
+            Some("targetBurstCapacity"),
+            Some("211"),
+        ),
+        ("activation-scale", None, None),
         (
             "scale-to-zero-pod-retention-period",
             Some("scaleToZeroPodRetentionPeriod"),
+            Some("0s"),
         ),
         (
             "metric-aggregation-algorithm",
             Some("metricAggregationAlgorithm"),
+            Some("linear"),
         ),
     ] {
-        if let Some((full, v)) = annotation(key, alias) {
+        if let Some((full, v)) = annotation(key, alias)
+            && !default.is_some_and(|d| same_setting(v, d))
+        {
             ctx.report(
                 "K2N026",
                 &annotations::path(full),
@@ -156,6 +171,31 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
         scale_down_delay_seconds,
         class_hpa,
     })
+}
+
+/// Whether an annotation value says the same as `default`: equal numbers (`10`, `10.0`), equal
+/// Go durations (`0s`, `0m`), or equal words.
+fn same_setting(value: &str, default: &str) -> bool {
+    let value = value.trim();
+    if let (Ok(a), Ok(b)) = (value.parse::<f64>(), default.parse::<f64>()) {
+        return a == b;
+    }
+    let seconds = |v: &str| -> Option<f64> {
+        let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+        let number: f64 = v[..split].parse().ok()?;
+        let unit = match &v[split..] {
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "ms" => 0.001,
+            _ => return None,
+        };
+        Some(number * unit)
+    };
+    match (seconds(value), seconds(default)) {
+        (Some(a), Some(b)) => a == b,
+        _ => value == default,
+    }
 }
 
 pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut TaskGroup) {

@@ -140,12 +140,16 @@ pub fn report_unsupported_pod_fields(ctx: &mut Ctx<'_>, spec: &RevisionSpec) {
             format!("containerConcurrency {cc} (a hard in-flight limit per instance) is not enforced by Nomad"),
         );
     }
+    // 0 (or absent) sets no timer in Knative's queue-proxy (revision_defaults.go).
     for (field, set) in [
         (
             "responseStartTimeoutSeconds",
-            spec.response_start_timeout_seconds.is_some(),
+            spec.response_start_timeout_seconds.is_some_and(|t| t > 0),
         ),
-        ("idleTimeoutSeconds", spec.idle_timeout_seconds.is_some()),
+        (
+            "idleTimeoutSeconds",
+            spec.idle_timeout_seconds.is_some_and(|t| t > 0),
+        ),
     ] {
         if set {
             ctx.report(
@@ -163,7 +167,12 @@ pub fn report_unsupported_pod_fields(ctx: &mut Ctx<'_>, spec: &RevisionSpec) {
         );
     }
     let mut dropped: Vec<String> = Vec::new();
-    if spec.service_account_name.is_some() {
+    // The namespace's `default` account is what a pod gets without one.
+    if spec
+        .service_account_name
+        .as_deref()
+        .is_some_and(|a| a != "default")
+    {
         dropped.push("serviceAccountName".into());
     }
     if !spec.node_selector.is_empty() {
@@ -175,7 +184,11 @@ pub fn report_unsupported_pod_fields(ctx: &mut Ctx<'_>, spec: &RevisionSpec) {
     if spec.affinity.is_some() {
         dropped.push("affinity".into());
     }
-    if spec.security_context.is_some() {
+    if spec
+        .security_context
+        .as_ref()
+        .is_some_and(|sc| *sc != Default::default())
+    {
         dropped.push("securityContext".into());
     }
     if spec.dns_config.is_some() {

@@ -182,3 +182,179 @@ spec:
     );
     assert!(out.stderr.contains(&expected), "{}", out.stderr);
 }
+
+// ---- Item 4: the webhook's defaults are not findings ----------------------------------------
+
+/// `hello` of the fixtures as Knative's webhook stores it (timeoutSeconds 300,
+/// containerConcurrency 0, the defaulted readiness probe, `resources: {}`, enableServiceLinks
+/// false, traffic 100 % latest), on a cluster with `secure-pod-defaults: AllowRootBounded`
+/// (revision_defaults.go `defaultSecurityContext`), and with min-scale 1: scale to zero is a
+/// real difference (K2N020), not a default.
+fn stored_hello() -> Value {
+    let mut hello = fixture_service("hello");
+    hello["spec"]["template"]["metadata"]["annotations"] =
+        json!({"autoscaling.knative.dev/min-scale": "1", "autoscaling.knative.dev/max-scale": "3"});
+    hello["spec"]["template"]["spec"]["containers"][0]["securityContext"] = json!({
+        "allowPrivilegeEscalation": false,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"}
+    });
+    let spec = &hello["spec"]["template"]["spec"];
+    assert_eq!(
+        spec["timeoutSeconds"], 300,
+        "the fixture is as the webhook stores it"
+    );
+    assert_eq!(spec["containerConcurrency"], 0);
+    assert_eq!(spec["enableServiceLinks"], false);
+    hello
+}
+
+fn fixture_service(name: &str) -> Value {
+    crate::support::fake_kube::fixture("services.json")["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("fixture service {name}"))
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_service_with_only_webhook_defaults_passes_strict() {
+    let api = FakeKube::start(FakeCluster {
+        services: vec![stored_hello()],
+        ..FakeCluster::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(dir.path(), &api);
+    let out = run_async(vec![
+        "convert".into(),
+        "--from-cluster".into(),
+        "--kubeconfig".into(),
+        config.display().to_string(),
+        "-A".into(),
+        "--strict".into(),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("warning["), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("1 service(s) converted, 0 failed, from 1 file(s); 0 error(s), 0 warning(s)"),
+        "{}",
+        out.stderr
+    );
+    // What the defaults mean is kept: allowPrivilegeEscalation false is docker's
+    // no-new-privileges, capabilities dropped.
+    let config_line = |key: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .map(|l| l.split_once('=').map_or("", |(_, v)| v.trim()).to_string())
+    };
+    assert_eq!(
+        config_line("security_opt").as_deref(),
+        Some(r#"["no-new-privileges"]"#)
+    );
+    assert_eq!(config_line("cap_drop").as_deref(), Some(r#"["all"]"#));
+}
+
+/// The same Service as `kubectl get ksvc hello -o yaml` prints it, status and server metadata
+/// included, converted from the file.
+#[test]
+fn a_kubectl_dump_with_only_webhook_defaults_passes_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.yaml");
+    std::fs::write(&file, serde_yaml::to_string(&stored_hello()).unwrap()).unwrap();
+    let out = run(&["convert", "--strict", file.to_str().unwrap()], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("warning["), "{}", out.stderr);
+}
+
+/// Every default that is no longer reported, next to a value that is not the default and still
+/// is: the rule is "equal to Knative's default", not "never".
+#[test]
+fn values_other_than_the_defaults_are_still_reported() {
+    let service = |spec: &str, annotations: &str| {
+        format!(
+            "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: d
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/min-scale: \"1\"
+        autoscaling.knative.dev/max-scale: \"3\"
+{annotations}
+    spec:
+{spec}
+      containers:
+      - image: ghcr.io/x/d@sha256:3c1f9a7e2b4d6f8a0c2e4b6d8f0a2c4e6b8d0f2a4c6e8b0d2f4a6c8e0b2d4f6a
+        securityContext:
+          seccompProfile:
+            type: {{seccomp}}
+          runAsNonRoot: {{non_root}}
+          allowPrivilegeEscalation: true
+        terminationMessagePath: {{message_path}}
+        terminationMessagePolicy: {{message_policy}}
+"
+        )
+    };
+    let defaults = service(
+        "      timeoutSeconds: 300\n      containerConcurrency: 0\n      idleTimeoutSeconds: 0\n      responseStartTimeoutSeconds: 0\n      serviceAccountName: default\n      securityContext: {}",
+        "        autoscaling.knative.dev/panic-window-percentage: \"10\"\n        autoscaling.knative.dev/panic-threshold-percentage: \"200.0\"\n        autoscaling.knative.dev/target-burst-capacity: \"211\"\n        autoscaling.knative.dev/scale-to-zero-pod-retention-period: \"0s\"\n        autoscaling.knative.dev/metric-aggregation-algorithm: linear",
+    )
+    .replace("{seccomp}", "RuntimeDefault")
+    .replace("{non_root}", "false")
+    .replace("{message_path}", "/dev/termination-log")
+    .replace("{message_policy}", "File");
+    let others = service(
+        "      timeoutSeconds: 301\n      containerConcurrency: 4\n      idleTimeoutSeconds: 10\n      responseStartTimeoutSeconds: 20\n      serviceAccountName: builder\n      securityContext:\n        runAsUser: 1000",
+        "        autoscaling.knative.dev/panic-window-percentage: \"20\"\n        autoscaling.knative.dev/panic-threshold-percentage: \"300\"\n        autoscaling.knative.dev/target-burst-capacity: \"-1\"\n        autoscaling.knative.dev/scale-to-zero-pod-retention-period: \"1m\"\n        autoscaling.knative.dev/metric-aggregation-algorithm: weighted-exponential",
+    )
+    .replace("{seccomp}", "Unconfined")
+    .replace("{non_root}", "true")
+    .replace("{message_path}", "/tmp/log")
+    .replace("{message_policy}", "FallbackToLogsOnError");
+
+    let warnings = |text: &str| -> Vec<String> {
+        let out = run(&["convert", "--message-format", "json", "-"], Some(text));
+        json_findings(&out.stderr)
+            .into_iter()
+            .filter(|f| f["severity"] == "warning")
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["code"].as_str().unwrap(),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(warnings(&defaults), Vec::<String>::new());
+    let mut reported = warnings(&others);
+    reported.sort();
+    assert_eq!(
+        reported,
+        [
+            "K2N022 containerConcurrency 4 (a hard in-flight limit per instance) is not enforced by Nomad",
+            "K2N023 idleTimeoutSeconds bounds requests in Knative; Nomad does not see requests",
+            "K2N023 responseStartTimeoutSeconds bounds requests in Knative; Nomad does not see requests",
+            "K2N023 timeoutSeconds 301 limits each request in Knative; Nomad does not enforce it (kill_timeout is 30s)",
+            "K2N026 autoscaling.knative.dev/metric-aggregation-algorithm: weighted-exponential has no Nomad Autoscaler equivalent",
+            "K2N026 autoscaling.knative.dev/panic-threshold-percentage: 300 has no Nomad Autoscaler equivalent",
+            "K2N026 autoscaling.knative.dev/panic-window-percentage: 20 has no Nomad Autoscaler equivalent",
+            "K2N026 autoscaling.knative.dev/scale-to-zero-pod-retention-period: 1m has no Nomad Autoscaler equivalent",
+            "K2N026 autoscaling.knative.dev/target-burst-capacity: -1 has no Nomad Autoscaler equivalent",
+            "K2N032 pod field securityContext is not converted",
+            "K2N032 pod field serviceAccountName is not converted",
+            "K2N033 container field securityContext.runAsNonRoot has no Nomad docker equivalent and is not converted",
+            "K2N033 container field securityContext.seccompProfile has no Nomad docker equivalent and is not converted",
+            "K2N033 container field terminationMessagePath has no Nomad docker equivalent and is not converted",
+            "K2N033 container field terminationMessagePolicy has no Nomad docker equivalent and is not converted",
+        ]
+    );
+}
