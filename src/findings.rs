@@ -61,6 +61,16 @@ pub struct Finding {
     pub location: Location,
     pub message: String,
     pub hint: &'static str,
+    /// A second place the finding concerns, as rustc shows where an unclosed delimiter opened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Box<Related>>,
+}
+
+/// A second source location of a finding, with what is there (`the quoted scalar starts here`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Related {
+    pub location: Location,
+    pub label: String,
 }
 
 impl Finding {
@@ -79,7 +89,17 @@ impl Finding {
             location,
             message: message.into(),
             hint: info.map(|i| i.hint).unwrap_or(""),
+            related: None,
         }
+    }
+
+    /// This finding, also pointing at `location` with `label`.
+    pub fn with_related(mut self, location: Location, label: impl Into<String>) -> Finding {
+        self.related = Some(Box::new(Related {
+            location,
+            label: label.into(),
+        }));
+        self
     }
 }
 
@@ -92,6 +112,9 @@ impl fmt::Display for Finding {
         )?;
         if !self.path.is_empty() {
             write!(f, " ({})", self.path)?;
+        }
+        if let Some(related) = &self.related {
+            write!(f, "\n  ::: {}: {}", related.location, related.label)?;
         }
         if !self.hint.is_empty() {
             write!(f, "\n  = hint: {}", self.hint)?;
@@ -149,36 +172,80 @@ pub fn render_human(finding: &Finding, source: Option<&str>) -> String {
         out.push_str(&format!("  ({})", finding.path));
     }
     out.push('\n');
-    if let Some(text) = source
-        && finding.location.line > 0
-        && let Some(line) = text.lines().nth(finding.location.line - 1)
-    {
-        let number = finding.location.line.to_string();
-        let pad = " ".repeat(number.len());
-        let chars: Vec<char> = line.chars().collect();
-        let caret_at = finding.location.column.saturating_sub(1).min(chars.len());
-        // Long lines are cut to a window around the caret.
-        const WINDOW: usize = 100;
-        let start = caret_at.saturating_sub(WINDOW / 2).min(chars.len());
-        let end = (start + WINDOW).min(chars.len());
-        let shown: String = chars[start..end].iter().collect();
-        let (lead, trail) = (
-            if start > 0 { "…" } else { "" },
-            if end < chars.len() { "…" } else { "" },
-        );
-        let rest: String = chars[caret_at..end].iter().collect();
-        let width = rest.trim_end().chars().count().max(1);
-        out.push_str(&format!(
-            "{pad} |\n{number} | {lead}{shown}{trail}\n{pad} | "
-        ));
-        out.push_str(&" ".repeat(caret_at - start + lead.chars().count()));
-        out.push_str(&"^".repeat(width));
-        out.push('\n');
+    // One gutter width for both snippets, as rustc aligns them.
+    let gutter = finding
+        .related
+        .as_ref()
+        .map_or(0, |r| r.location.line)
+        .max(finding.location.line)
+        .to_string()
+        .len();
+    if let Some(text) = source {
+        push_snippet(&mut out, text, &finding.location, gutter, None);
+    }
+    if let Some(related) = &finding.related {
+        out.push_str(&format!("  ::: {}\n", related.location));
+        if let Some(text) = source {
+            push_snippet(
+                &mut out,
+                text,
+                &related.location,
+                gutter,
+                Some(&related.label),
+            );
+        }
     }
     if !finding.hint.is_empty() {
         out.push_str(&format!("  = hint: {}\n", finding.hint));
     }
     out
+}
+
+/// The source line at `location` with a marker under it: `^` to the end of the line for the
+/// finding's own place, or `-` and `label` for a related place. Nothing when the line does not
+/// exist (an error at the end of the input).
+fn push_snippet(
+    out: &mut String,
+    text: &str,
+    location: &Location,
+    gutter: usize,
+    label: Option<&str>,
+) {
+    let Some(line) = location
+        .line
+        .checked_sub(1)
+        .and_then(|i| text.lines().nth(i))
+    else {
+        return;
+    };
+    let number = format!("{:>gutter$}", location.line);
+    let pad = " ".repeat(number.len());
+    let chars: Vec<char> = line.chars().collect();
+    let caret_at = location.column.saturating_sub(1).min(chars.len());
+    // Long lines are cut to a window around the caret.
+    const WINDOW: usize = 100;
+    let start = caret_at.saturating_sub(WINDOW / 2).min(chars.len());
+    let end = (start + WINDOW).min(chars.len());
+    let shown: String = chars[start..end].iter().collect();
+    let (lead, trail) = (
+        if start > 0 { "…" } else { "" },
+        if end < chars.len() { "…" } else { "" },
+    );
+    out.push_str(&format!(
+        "{pad} |\n{number} | {lead}{shown}{trail}\n{pad} | "
+    ));
+    out.push_str(&" ".repeat(caret_at - start + lead.chars().count()));
+    match label {
+        None => {
+            let rest: String = chars[caret_at..end].iter().collect();
+            out.push_str(&"^".repeat(rest.trim_end().chars().count().max(1)));
+        }
+        Some(label) => {
+            out.push_str("- ");
+            out.push_str(label);
+        }
+    }
+    out.push('\n');
 }
 
 /// The documentation of a code, as `explain` prints it and docs/findings.md holds it.
@@ -627,6 +694,41 @@ mod tests {
         assert!(
             have == want,
             "docs/findings.md is stale: run UPDATE_DOCS=1 cargo test findings_doc"
+        );
+    }
+
+    #[test]
+    fn a_related_place_gets_its_own_snippet() {
+        let at = |line, column| Location {
+            file: Arc::from("q.yaml"),
+            line,
+            column,
+        };
+        let source = "a: 1\nb: \"open\nc: 2\n";
+        let finding = Finding::new("K2N001", at(3, 5), "", "YAML syntax error: never closed")
+            .with_related(at(2, 4), "the quoted scalar starts here");
+        assert_eq!(
+            render_human(&finding, Some(source)),
+            "error[K2N001]: YAML syntax error: never closed
+  --> q.yaml:3:5
+  |
+3 | c: 2
+  |     ^
+  ::: q.yaml:2:4
+  |
+2 | b: \"open
+  |    - the quoted scalar starts here
+  = hint: fix the YAML syntax at the marked position (a linter such as yamllint shows the same place)
+"
+        );
+        let json = serde_json::to_value(&finding).unwrap();
+        assert_eq!(json["related"]["location"]["line"], 2);
+        let plain = Finding::new("K2N001", at(3, 5), "", "m");
+        assert!(
+            serde_json::to_value(&plain)
+                .unwrap()
+                .get("related")
+                .is_none()
         );
     }
 

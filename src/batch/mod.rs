@@ -147,11 +147,11 @@ pub fn run_emitting(
         Ok(files) => files,
         Err(f) => {
             let mut batch = Batch::default();
-            batch.other_findings.push(f);
+            batch.other_findings.push(*f);
             return batch;
         }
     };
-    let read: Vec<Result<Input, Finding>> = files
+    let read: Vec<Result<Input, Box<Finding>>> = files
         .par_iter()
         .map(|(path, rel)| load::read_input(path, rel.clone()))
         .collect();
@@ -160,7 +160,7 @@ pub fn run_emitting(
     for r in read {
         match r {
             Ok(input) => inputs.push(input),
-            Err(f) => unreadable.push(f),
+            Err(f) => unreadable.push(*f),
         }
     }
     let mut batch = run_inputs_emitting(inputs, opts, keep, progress, emit);

@@ -113,8 +113,9 @@ pub fn classify(doc: &Document) -> DocumentKind {
     }
 }
 
-/// Reads one path (file or `-`) as an input.
-pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Finding> {
+/// Reads one path (file or `-`) as an input. The finding is boxed: a `Result` carries its
+/// error by value, and most results here are inputs.
+pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Finding>> {
     let is_stdin = path.as_os_str() == "-";
     let name: Arc<str> = if is_stdin {
         Arc::from("<stdin>")
@@ -136,25 +137,25 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Finding> 
     } else {
         match std::fs::metadata(path) {
             Ok(meta) if meta.len() > MAX_INPUT_BYTES as u64 => {
-                return Err(too_large(location));
+                return Err(Box::new(too_large(location)));
             }
             Ok(_) => std::fs::read(path).map(|b| bytes = b),
             Err(e) => Err(e),
         }
     };
     if let Err(e) = read {
-        return Err(Finding::new(
+        return Err(Box::new(Finding::new(
             "K2N001",
             location,
             "",
             format!("cannot read input: {e}"),
-        ));
+        )));
     }
     if bytes.len() > MAX_INPUT_BYTES {
-        return Err(too_large(location));
+        return Err(Box::new(too_large(location)));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        Finding::new(
+        Box::new(Finding::new(
             "K2N001",
             location.clone(),
             "",
@@ -162,15 +163,15 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Finding> 
                 "input is not UTF-8 text (invalid byte at offset {}); is this a binary file?",
                 e.utf8_error().valid_up_to()
             ),
-        )
+        ))
     })?;
     if text.contains('\0') {
-        return Err(Finding::new(
+        return Err(Box::new(Finding::new(
             "K2N001",
             location,
             "",
             "input contains NUL bytes; is this a binary file?",
-        ));
+        )));
     }
     Ok(Input {
         name,
@@ -216,7 +217,9 @@ pub fn split_documents_where(
                     .location()
                     .map(|l| (chunk.first_line + l.line() - 1, l.column()))
                     .unwrap_or((chunk.first_line, 1));
-                let message = strip_location(&e.to_string());
+                let full = e.to_string();
+                let opened = opened_at(&full, chunk.first_line);
+                let message = strip_location(&full);
                 // serde_yaml points at the mapping; point at the repeated key instead.
                 let (line, column) =
                     duplicate_key_position(&message, chunk.text, chunk.first_line, line)
@@ -232,9 +235,9 @@ pub fn split_documents_where(
                         ),
                     )
                 } else {
-                    ("K2N001", format!("YAML syntax error: {message}"))
+                    ("K2N001", syntax_error_message(&message, opened.as_ref()))
                 };
-                errors.push(Finding::new(
+                let mut finding = Finding::new(
                     code,
                     Location {
                         file: input.name.clone(),
@@ -243,7 +246,18 @@ pub fn split_documents_where(
                     },
                     "",
                     message,
-                ));
+                );
+                if let Some(opened) = opened {
+                    finding = finding.with_related(
+                        Location {
+                            file: input.name.clone(),
+                            line: opened.line,
+                            column: opened.column,
+                        },
+                        format!("{} starts here", opened.what),
+                    );
+                }
+                errors.push(finding);
                 continue;
             }
         };
@@ -358,12 +372,80 @@ fn yaml11_octal_modes(value: &mut serde_yaml::Value) {
     }
 }
 
-/// serde_yaml appends " at line L column C"; the location is reported separately.
-pub(crate) fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
+/// Where the construct the parser was inside when it failed opened (libyaml's context mark:
+/// "…, while scanning a quoted scalar at line 9 column 16"), as a line of the file.
+struct Opened {
+    /// "the quoted scalar", "the flow sequence", …
+    what: String,
+    line: usize,
+    column: usize,
+}
+
+fn opened_at(message: &str, first_line: usize) -> Option<Opened> {
+    let (_, context) = message.rsplit_once(", while ")?;
+    let (doing, mark) = context.rsplit_once(" at line ")?;
+    let (line, column) = mark.split_once(" column ")?;
+    let (line, column): (usize, usize) = (line.parse().ok()?, column.trim().parse().ok()?);
+    // "scanning a quoted scalar" / "parsing a block mapping" → "the quoted scalar" …
+    let thing = doing.split_once(' ').map_or(doing, |(_, thing)| thing);
+    let thing = thing
+        .strip_prefix("a ")
+        .or_else(|| thing.strip_prefix("an "))
+        .unwrap_or(thing);
+    Some(Opened {
+        what: format!("the {thing}"),
+        line: first_line + line - 1,
+        column,
+    })
+}
+
+/// The message of a syntax error. An end of input inside a quoted string is said as what it
+/// is, an unclosed quote, with the line it opened on: the end of the file alone does not say
+/// which quote is open.
+fn syntax_error_message(message: &str, opened: Option<&Opened>) -> String {
+    match opened {
+        Some(o) if message.starts_with("found unexpected end of stream") => {
+            let problem = message.split(", while ").next().unwrap_or(message);
+            format!(
+                "YAML syntax error: {} opened at line {} column {} is never closed ({problem})",
+                o.what, o.line, o.column
+            )
+        }
+        Some(o) => {
+            let problem = message.split(", while ").next().unwrap_or(message);
+            format!(
+                "YAML syntax error: {problem}, inside {} that starts at line {} column {}",
+                o.what, o.line, o.column
+            )
+        }
+        None => format!("YAML syntax error: {message}"),
     }
+}
+
+/// serde_yaml writes " at line L column C" after the problem (and after the context it was in);
+/// those lines count from the document, not the file, and the location is reported separately.
+pub(crate) fn strip_location(message: &str) -> String {
+    const AT: &str = " at line ";
+    let digits = |s: &str| s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(AT) {
+        let after = &rest[i + AT.len()..];
+        let line_digits = digits(after);
+        let column = after[line_digits..].strip_prefix(" column ");
+        match column.map(|c| (c, digits(c))) {
+            Some((c, n)) if line_digits > 0 && n > 0 => {
+                out.push_str(&rest[..i]);
+                rest = &c[n..];
+            }
+            _ => {
+                out.push_str(&rest[..i + AT.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Chunk<'a> {
@@ -411,7 +493,7 @@ fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
 /// Walks the given paths: files as given, directories recursively for `*.yaml`, `*.yml` and
 /// `*.json`, skipping hidden entries and what a `.k2nignore` file in the root lists. Results are
 /// sorted so that a batch is processed (and reported) in a stable order.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Finding> {
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Box<Finding>> {
     let mut out = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" || !path.is_dir() {
@@ -421,7 +503,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Findin
         let ignore = IgnoreList::read(path);
         let mut found = Vec::new();
         walk(path, path, &ignore, &mut found).map_err(|e| {
-            Finding::new(
+            Box::new(Finding::new(
                 "K2N001",
                 Location {
                     file: Arc::from(path.display().to_string()),
@@ -430,7 +512,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Findin
                 },
                 "",
                 format!("cannot read directory: {e}"),
-            )
+            ))
         })?;
         found.sort();
         out.extend(found);
@@ -543,6 +625,40 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].code, "K2N001");
         assert_eq!(errs[0].location.line, 2);
+    }
+
+    #[test]
+    fn an_unclosed_quote_names_where_it_opened() {
+        let text = "apiVersion: v1\nkind: ConfigMap\n---\napiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    spec:\n      containers:\n      - image: \"ghcr.io/x\n        name: a\n";
+        let (_, errs) = split_documents(&input(text));
+        assert_eq!(errs.len(), 1);
+        let e = &errs[0];
+        assert_eq!(e.code, "K2N001");
+        // Lines count from the file, in the message as in the locations.
+        assert_eq!(
+            e.message,
+            "YAML syntax error: the quoted scalar opened at line 10 column 16 is never closed (found unexpected end of stream)"
+        );
+        assert_eq!((e.location.line, e.location.column), (12, 1));
+        let related = e.related.as_deref().expect("where the quote opened");
+        assert_eq!((related.location.line, related.location.column), (10, 16));
+        assert_eq!(related.label, "the quoted scalar starts here");
+    }
+
+    #[test]
+    fn locations_inside_messages_are_removed_and_other_text_kept() {
+        assert_eq!(
+            strip_location(
+                "did not find expected key at line 4 column 3, while parsing a block mapping at line 2 column 1"
+            ),
+            "did not find expected key, while parsing a block mapping"
+        );
+        assert_eq!(
+            strip_location(
+                "a: invalid type: string \"at line x\", expected u32 at line 3 column 9"
+            ),
+            "a: invalid type: string \"at line x\", expected u32"
+        );
     }
 
     #[test]
