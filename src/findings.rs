@@ -303,8 +303,8 @@ pub static CODES: &[CodeInfo] = &[
     code!(
         "K2N001",
         Error,
-        "input cannot be read or parsed",
-        "The file could not be read, is not UTF-8 text, or is not valid YAML/JSON. Other documents of the same file and other files are still converted.",
+        "YAML or JSON syntax error",
+        "A document is not valid YAML or JSON. The message names the place the parser stopped and, when it was inside something that opened earlier (a quoted string, a flow sequence), where that opened. Other documents of the same file and other files are still converted.",
         "fix the YAML syntax at the marked position (a linter such as yamllint shows the same place)",
         "spec:\n  template: [unclosed"
     ),
@@ -667,6 +667,30 @@ pub static CODES: &[CodeInfo] = &[
         "All instances of a Knative revision mount the same PersistentVolumeClaim. Nomad refuses a CSI volume request with a single-node access mode in a group whose count is above 1, so such a group asks for multi-node-multi-writer (or multi-node-reader-only when read-only), which the Nomad CSI volume must be registered with. A group of one that may scale up keeps the single-node mode: instances beyond the first cannot claim the volume and are not placed.",
         "register the volume with a multi-node access mode (and set it in the job), or set max-scale 1",
         "autoscaling.knative.dev/max-scale: \"5\"\n...\nvolumes:\n- name: data\n  persistentVolumeClaim: {claimName: data}"
+    ),
+    code!(
+        "K2N110",
+        Error,
+        "input cannot be read",
+        "A path given on the command line (or a file found under a directory) does not exist, cannot be read, or is not UTF-8 text (a binary file, or text in another encoding). A UTF-8 byte order mark is accepted. Other inputs are still converted.",
+        "check the path (a directory is searched for *.yaml, *.yml and *.json; `-` reads stdin) and that the file is YAML or JSON text in UTF-8",
+        "(a path that does not exist: knative2nomad convert missing.yaml)"
+    ),
+    code!(
+        "K2N111",
+        Warning,
+        "no Knative Service in an input",
+        "A file, stdin or directory named on the command line holds no serving.knative.dev/v1 Service, and no ConfigMap or Secret for the Services of other inputs: it is empty, holds only comments, only objects without apiVersion and kind, or only other kinds (a core v1 Service, a Deployment). Nothing is converted from it, which is rarely what was meant.",
+        "pass the file that holds the Knative Service (kind: Service, apiVersion: serving.knative.dev/v1), or drop this input",
+        "{}"
+    ),
+    code!(
+        "K2N112",
+        Error,
+        "image is a ko build reference",
+        "An image `ko://<import path>` is a placeholder that `ko resolve` or `ko apply` replaces with the image it builds and pushes. It is not an image a container runtime can pull: Knative cannot resolve it either, and a Nomad job with it would fail at every start.",
+        "build and push the image first: run `ko resolve -f FILE > resolved.yaml` and convert the resolved YAML, or replace the ko:// reference with a pushed image",
+        "spec:\n  template:\n    spec:\n      containers:\n      - image: ko://github.com/example/app/cmd/server"
     ),
 ];
 

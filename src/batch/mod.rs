@@ -7,6 +7,7 @@
 //! so this module stays testable; it only renders text when asked ([`Keep::rendered`]).
 
 mod duplicates;
+mod empty_inputs;
 
 use crate::config::ConvertOptions;
 use crate::convert::{Converted, convert_service};
@@ -143,14 +144,25 @@ pub fn run_emitting(
     progress: &ProgressBar,
     emit: &mut (dyn FnMut(&[ServiceOutcome]) + Send),
 ) -> Batch {
-    let files = match load::expand_paths(paths) {
-        Ok(files) => files,
-        Err(f) => {
-            let mut batch = Batch::default();
-            batch.other_findings.push(*f);
-            return batch;
+    // Each path on its own, to know which inputs it gave (see `empty_inputs`).
+    let mut files = Vec::new();
+    let mut roots = Vec::new();
+    for path in paths {
+        match load::expand_paths(std::slice::from_ref(path)) {
+            Ok(found) => {
+                roots.push(empty_inputs::Root {
+                    path: path.clone(),
+                    inputs: found.iter().map(|(p, _)| load::input_name(p)).collect(),
+                });
+                files.extend(found);
+            }
+            Err(f) => {
+                let mut batch = Batch::default();
+                batch.other_findings.push(*f);
+                return batch;
+            }
         }
-    };
+    }
     let read: Vec<Result<Input, Box<Finding>>> = files
         .par_iter()
         .map(|(path, rel)| load::read_input(path, rel.clone()))
@@ -166,6 +178,8 @@ pub fn run_emitting(
     let mut batch = run_inputs_emitting(inputs, opts, keep, progress, emit);
     batch.files_read = files.len();
     batch.other_findings.splice(0..0, unreadable);
+    let empty = empty_inputs::report(&roots, &batch);
+    batch.other_findings.extend(empty);
     batch
 }
 

@@ -184,6 +184,14 @@ pub fn tasks(
                 ctx.report("K2N003", &path, format!("container {name:?} has no image"));
                 continue;
             }
+            if image.starts_with("ko://") {
+                ctx.report(
+                    "K2N112",
+                    &format!("{path}.image"),
+                    format!("image {image:?} is a ko build reference, not an image Nomad can pull"),
+                );
+                continue;
+            }
             let mut task = Task {
                 name: Some(name.clone()),
                 driver: Some("docker".to_string()),

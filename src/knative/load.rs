@@ -113,15 +113,20 @@ pub fn classify(doc: &Document) -> DocumentKind {
     }
 }
 
+/// How the input at `path` is named in messages: the path as given, or `<stdin>` for `-`.
+pub fn input_name(path: &Path) -> Arc<str> {
+    if path.as_os_str() == "-" {
+        Arc::from("<stdin>")
+    } else {
+        Arc::from(path.display().to_string())
+    }
+}
+
 /// Reads one path (file or `-`) as an input. The finding is boxed: a `Result` carries its
 /// error by value, and most results here are inputs.
 pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Finding>> {
     let is_stdin = path.as_os_str() == "-";
-    let name: Arc<str> = if is_stdin {
-        Arc::from("<stdin>")
-    } else {
-        Arc::from(path.display().to_string())
-    };
+    let name = input_name(path);
     let location = Location {
         file: name.clone(),
         line: 0,
@@ -144,19 +149,18 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Findi
         }
     };
     if let Err(e) = read {
-        return Err(Box::new(Finding::new(
-            "K2N001",
-            location,
-            "",
-            format!("cannot read input: {e}"),
-        )));
+        let message = match e.kind() {
+            std::io::ErrorKind::NotFound => "input does not exist".to_string(),
+            _ => format!("cannot read input: {e}"),
+        };
+        return Err(Box::new(Finding::new("K2N110", location, "", message)));
     }
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(Box::new(too_large(location)));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         Box::new(Finding::new(
-            "K2N001",
+            "K2N110",
             location.clone(),
             "",
             format!(
@@ -167,7 +171,7 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Findi
     })?;
     if text.contains('\0') {
         return Err(Box::new(Finding::new(
-            "K2N001",
+            "K2N110",
             location,
             "",
             "input contains NUL bytes; is this a binary file?",
@@ -176,7 +180,34 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Findi
     Ok(Input {
         name,
         relative_dir,
-        text,
+        text: strip_document_boms(text),
+    })
+}
+
+/// Removes UTF-8 byte order marks where YAML allows one: at the start of every document of the
+/// stream (editors on Windows write one; `cat` of such files puts one after a `---`). The
+/// parser would take it for content, and columns would be off by one on that line.
+fn strip_document_boms(text: String) -> String {
+    const BOM: char = '\u{feff}';
+    if !text.contains(BOM) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut document_start = true;
+    for line in text.split_inclusive('\n') {
+        let bare = line.strip_prefix(BOM).unwrap_or(line);
+        let marker = is_document_marker(bare.trim_end_matches(['\n', '\r']));
+        out.push_str(if document_start || marker { bare } else { line });
+        document_start = marker;
+    }
+    out
+}
+
+/// `---` or `...` at column 0, alone or followed by a space or tab.
+fn is_document_marker(line: &str) -> bool {
+    ["---", "..."].iter().any(|m| {
+        line.strip_prefix(m)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
     })
 }
 
@@ -504,7 +535,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Box<Fi
         let mut found = Vec::new();
         walk(path, path, &ignore, &mut found).map_err(|e| {
             Box::new(Finding::new(
-                "K2N001",
+                "K2N110",
                 Location {
                     file: Arc::from(path.display().to_string()),
                     line: 0,
@@ -659,6 +690,33 @@ mod tests {
             ),
             "a: invalid type: string \"at line x\", expected u32"
         );
+    }
+
+    #[test]
+    fn byte_order_marks_are_accepted_at_every_document_start() {
+        let bom = '\u{feff}';
+        let text = format!(
+            "{bom}apiVersion: v1\nkind: ConfigMap\n---\n{bom}apiVersion: v1\nkind: Secret\n{bom}---\napiVersion: x/v1\nkind: Y\n"
+        );
+        let stripped = strip_document_boms(text);
+        assert!(!stripped.contains(bom));
+        let (docs, errs) = split_documents(&input(&stripped));
+        assert!(errs.is_empty(), "{errs:?}");
+        let kinds: Vec<&str> = docs.iter().map(|d| d.kind()).collect();
+        assert_eq!(kinds, ["ConfigMap", "Secret", "Y"]);
+        assert_eq!(docs[1].location("kind").column, 1);
+        // Inside a document a BOM is content, as YAML says: it stays.
+        let inside = format!("a: 1\n{bom}b: 2\n");
+        assert_eq!(strip_document_boms(inside.clone()), inside);
+    }
+
+    #[test]
+    fn a_missing_file_has_its_own_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_input(&dir.path().join("missing.yaml"), PathBuf::new()).unwrap_err();
+        assert_eq!(err.code, "K2N110");
+        assert_eq!(err.message, "input does not exist");
+        assert!(!err.hint.contains("YAML syntax"));
     }
 
     #[test]

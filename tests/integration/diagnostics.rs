@@ -358,3 +358,213 @@ spec:
         ]
     );
 }
+
+// ---- Item 5: messages that say what is wrong ------------------------------------------------
+
+const MINIMAL: &str = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/min-scale: \"1\"
+    spec:
+      containers:
+      - image: ghcr.io/x/hello:1
+";
+
+#[test]
+fn a_missing_input_says_so_without_a_yaml_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let out = run(&["convert", missing.to_str().unwrap()], None);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error[K2N110]: input does not exist
+  --> {}
+  = hint: check the path (a directory is searched for *.yaml, *.yml and *.json; `-` reads stdin) and that the file is YAML or JSON text in UTF-8
+
+0 service(s) converted, 0 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
+",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn an_input_without_a_knative_service_warns_and_fails_strict() {
+    let expected = "warning[K2N111]: no Knative Service (serving.knative.dev/v1 Service) in this input; it holds a document without apiVersion and kind
+  --> <stdin>:1:1
+  |
+1 | {}
+  | ^^
+  = hint: pass the file that holds the Knative Service (kind: Service, apiVersion: serving.knative.dev/v1), or drop this input
+
+0 service(s) converted, 0 failed, from 1 file(s); 0 error(s), 1 warning(s), 0 note(s)
+";
+    let out = run(&["convert", "-"], Some("{}\n"));
+    assert_eq!((out.code, out.stderr.as_str()), (0, expected));
+    let strict = run(&["convert", "--strict", "-"], Some("{}\n"));
+    assert_eq!((strict.code, strict.stderr.as_str()), (1, expected));
+
+    // Other kinds are named; a ConfigMap file beside the Service's file is no mistake.
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.yaml");
+    std::fs::write(
+        &core,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+    )
+    .unwrap();
+    let config_map = dir.path().join("cm.yaml");
+    std::fs::write(
+        &config_map,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\n",
+    )
+    .unwrap();
+    let service = dir.path().join("svc.yaml");
+    std::fs::write(&service, MINIMAL).unwrap();
+    let out = run(
+        &[
+            "convert",
+            "--message-format",
+            "json",
+            core.to_str().unwrap(),
+            config_map.to_str().unwrap(),
+            service.to_str().unwrap(),
+        ],
+        None,
+    );
+    let empty: Vec<(String, String)> = json_findings(&out.stderr)
+        .into_iter()
+        .filter(|f| f["code"] == "K2N111")
+        .map(|f| {
+            (
+                f["location"]["file"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        empty,
+        [(
+            core.display().to_string(),
+            "no Knative Service (serving.knative.dev/v1 Service) in this input; it holds v1 Service \"web\", apps/v1 Deployment \"web\"".to_string()
+        )]
+    );
+
+    // A directory is judged as a whole.
+    let empty_dir = dir.path().join("nothing");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let out = run(&["convert", "--strict", empty_dir.to_str().unwrap()], None);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.starts_with(&format!(
+        "warning[K2N111]: no Knative Service in this directory: it has no *.yaml, *.yml or *.json file\n  --> {}\n",
+        empty_dir.display()
+    )), "{}", out.stderr);
+}
+
+#[test]
+fn an_unclosed_quote_shows_where_it_opened_and_where_the_file_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("quote.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: q
+spec:
+  template:
+    spec:
+      containers:
+      - image: \"ghcr.io/x
+        name: a
+        ports:
+        - containerPort: 8080
+",
+    )
+    .unwrap();
+    let out = run(&["convert", file.to_str().unwrap()], None);
+    assert_eq!(out.code, 1);
+    let name = file.display();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error[K2N001]: YAML syntax error: the quoted scalar opened at line 9 column 16 is never closed (found unexpected end of stream)
+  --> {name}:13:1
+  ::: {name}:9:16
+   |
+ 9 |       - image: \"ghcr.io/x
+   |                - the quoted scalar starts here
+  = hint: fix the YAML syntax at the marked position (a linter such as yamllint shows the same place)
+
+0 service(s) converted, 0 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
+"
+        )
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted_in_files_stdin_and_later_documents() {
+    let bom = "\u{feff}";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bom.yaml");
+    std::fs::write(&file, format!("{bom}{MINIMAL}")).unwrap();
+    let out = run(&["convert", "--strict", file.to_str().unwrap()], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("job \"hello\" {"));
+
+    // `cat a.yaml b.yaml` of two files saved with a BOM, on stdin.
+    let second = MINIMAL.replace("name: hello", "name: second");
+    let stream = format!("{bom}{MINIMAL}---\n{bom}{second}");
+    let out = run(&["convert", "--strict", "-"], Some(&stream));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("job \"hello\" {") && out.stdout.contains("job \"second\" {"));
+    assert!(
+        out.stderr
+            .contains("2 service(s) converted, 0 failed, from 1 file(s); 0 error(s), 0 warning(s)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_ko_image_reference_is_an_error_that_says_to_build_it_first() {
+    let text = MINIMAL.replace(
+        "ghcr.io/x/hello:1",
+        "ko://github.com/example/app/cmd/server",
+    );
+    let out = run(&["convert", "-"], Some(&text));
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "error[K2N112]: image \"ko://github.com/example/app/cmd/server\" is a ko build reference, not an image Nomad can pull
+  --> <stdin>:12:9  (spec.template.spec.containers[0].image)
+   |
+12 |       - image: ko://github.com/example/app/cmd/server
+   |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  = hint: build and push the image first: run `ko resolve -f FILE > resolved.yaml` and convert the resolved YAML, or replace the ko:// reference with a pushed image
+
+0 service(s) converted, 1 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
+"
+    );
+}
+
+#[test]
+fn the_new_codes_are_explained() {
+    for code in ["K2N110", "K2N111", "K2N112"] {
+        let out = run(&["explain", code], None);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.starts_with(&format!("## {code} — ")),
+            "{}",
+            out.stdout
+        );
+    }
+}

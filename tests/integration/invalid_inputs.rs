@@ -12,7 +12,7 @@ const CASES: &[(&str, &str, usize)] = &[
     ("yaml-syntax.yaml", "K2N001", 6),
     ("tab-indent.yaml", "K2N001", 4),
     ("duplicate-key.yaml", "K2N001", 5),
-    ("binary.yaml", "K2N001", 0),
+    ("binary.yaml", "K2N110", 0),
     ("not-a-mapping.yaml", "K2N002", 1),
     ("containers-string.yaml", "K2N002", 8),
     ("ports-string.yaml", "K2N002", 10),
