@@ -24,6 +24,11 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain(&args.code),
         Command::Deploy(args) => args.settings().and_then(knative2nomad::deploy::run),
         Command::Verify(args) => knative2nomad::verify::run(args.settings()),
+        Command::Completions(args) => {
+            knative2nomad::cli::write_completions(args.shell, &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man(args) => man(args.subcommand.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -375,6 +380,17 @@ fn cluster_client(
     let address = settings.address.clone();
     knative2nomad::nomad::client::NomadClient::new(settings)
         .map_err(|e| anyhow::anyhow!("cannot reach Nomad at {address}: {e}"))
+}
+
+/// A man page on stdout; an unknown subcommand is a usage error (2), like clap's own.
+fn man(subcommand: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut page = Vec::new();
+    if let Err(e) = knative2nomad::cli::write_man_page(subcommand, &mut page) {
+        eprintln!("error: {e:#}");
+        return Ok(ExitCode::from(2));
+    }
+    std::io::stdout().write_all(&page)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn explain(code: &str) -> anyhow::Result<ExitCode> {

@@ -16,6 +16,7 @@
 mod convert;
 mod deploy;
 mod kube;
+mod manual;
 mod mapping;
 mod nomad;
 mod validate;
@@ -25,6 +26,7 @@ mod verify;
 pub use convert::{CheckArgs, ConvertArgs, MessageFormat};
 pub use deploy::DeployArgs;
 pub use kube::{ClusterArgs, KubeArgs};
+pub use manual::{CompletionsArgs, ManArgs, subcommand_names, write_completions, write_man_page};
 pub use mapping::{MappingArgs, PlacementArgs};
 pub use nomad::NomadArgs;
 pub use validate::{ExplainArgs, ValidateArgs};
@@ -55,4 +57,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Benchmark cold start and warm latency of the Knative original and the Nomad migration.
     Verify(VerifyArgs),
+    /// Print a shell completion script, e.g. `knative2nomad completions bash`.
+    Completions(CompletionsArgs),
+    /// Print a man page in roff, e.g. `knative2nomad man > knative2nomad.1`.
+    Man(ManArgs),
 }

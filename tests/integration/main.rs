@@ -9,6 +9,7 @@ mod support;
 
 mod batch;
 mod cli;
+mod completions;
 mod convert_snapshots;
 mod deploy;
 mod deploy_bench;
