@@ -272,6 +272,38 @@ fn a_kubectl_dump_with_only_webhook_defaults_passes_strict() {
     assert!(!out.stderr.contains("warning["), "{}", out.stderr);
 }
 
+/// The Service as its author applied it and as the webhook stored it give the same job: the
+/// defaults are absence, in the job as in the findings.
+#[test]
+fn the_stored_form_gives_the_same_job_as_the_applied_form() {
+    let mut stored = fixture_service("hello");
+    stored["spec"]["template"]["metadata"]["annotations"] =
+        json!({"autoscaling.knative.dev/min-scale": "1"});
+    let applied = "apiVersion: serving.knative.dev/v1
+kind: Service
+metadata:
+  name: hello
+  namespace: default
+spec:
+  template:
+    metadata:
+      annotations:
+        autoscaling.knative.dev/min-scale: \"1\"
+    spec:
+      containers:
+      - image: ghcr.io/knative/helloworld-go:latest
+        env:
+        - name: TARGET
+          value: World
+";
+    let job = |yaml: &str| -> Value {
+        let out = run(&["convert", "--format", "json", "-"], Some(yaml));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    };
+    assert_eq!(job(&serde_yaml::to_string(&stored).unwrap()), job(applied));
+}
+
 /// Every default that is no longer reported, next to a value that is not the default and still
 /// is: the rule is "equal to Knative's default", not "never".
 #[test]
