@@ -17,5 +17,6 @@ pub mod findings;
 pub mod knative;
 pub mod nomad;
 pub mod output;
+pub mod redact;
 pub mod report;
 pub mod verify;

@@ -7,7 +7,11 @@
 //! Canonical spellings, with the replaced ones still accepted as hidden aliases:
 //! `--address` (alias `--nomad-addr`, which `validate` used), `--token`, `--nomad-namespace`,
 //! `--nomad-region`, `--ca-cert`, `--client-cert`, `--client-key`, `--tls-server-name`,
-//! `--tls-skip-verify`, `--retry-attempts`, `--retry-base-delay`.
+//! `--tls-skip-verify`, `--request-timeout`, `--retry-attempts`, `--retry-base-delay`.
+//!
+//! `NOMAD_SKIP_VERIFY` is read here rather than by clap, because the `nomad` CLI reads it with
+//! Go's `strconv.ParseBool` (api/api.go `DefaultConfig`) and silently ignores anything else,
+//! where clap would make `NOMAD_SKIP_VERIFY=1` a usage error.
 
 use crate::nomad::client::{ConnectionSettings, DEFAULT_ADDRESS, RetryPolicy, Secret, TokenSource};
 use std::path::PathBuf;
@@ -49,9 +53,14 @@ pub struct NomadArgs {
         value_name = "NAME"
     )]
     pub tls_server_name: Option<String>,
-    /// Do not verify the agent's certificate (insecure; for test clusters only).
-    #[arg(long = "tls-skip-verify", env = "NOMAD_SKIP_VERIFY")]
+    /// Do not verify the agent's certificate (insecure; for test clusters only). Also set by
+    /// NOMAD_SKIP_VERIFY=1/t/true (the values Go's strconv.ParseBool takes, as `nomad` does).
+    #[arg(long = "tls-skip-verify")]
     pub tls_skip_verify: bool,
+    /// Longest wait for the answer to one request, connecting included (kubectl's name); a
+    /// blocking query may take its wait (--blocking-wait) plus Nomad's jitter on top.
+    #[arg(long = "request-timeout", default_value = "30s", value_parser = parse_request_timeout, value_name = "DURATION")]
+    pub request_timeout: Duration,
     /// Attempts for a request that fails transiently (connection refused/reset, timeout, 429,
     /// 502–504, 500 "No cluster leader"), including the first.
     #[arg(long = "retry-attempts", default_value_t = 6, value_name = "N")]
@@ -96,12 +105,78 @@ impl NomadArgs {
             client_cert: self.client_cert.clone(),
             client_key: self.client_key.clone(),
             tls_server_name: self.tls_server_name.clone().filter(|n| !n.is_empty()),
-            tls_skip_verify: self.tls_skip_verify,
+            tls_skip_verify: self.tls_skip_verify || skip_verify_from_environment(),
+            request_timeout: self.request_timeout,
             retry: RetryPolicy {
                 attempts: self.retry_attempts.max(1),
                 base_delay: self.retry_base_delay,
                 ..RetryPolicy::default()
             },
         }
+    }
+}
+
+/// `NOMAD_SKIP_VERIFY` as the `nomad` CLI reads it: Go's `strconv.ParseBool`; a value it does
+/// not accept is ignored (with a warning here, where `nomad` says nothing).
+fn skip_verify_from_environment() -> bool {
+    let Ok(value) = std::env::var("NOMAD_SKIP_VERIFY") else {
+        return false;
+    };
+    if value.is_empty() {
+        return false;
+    }
+    match parse_go_bool(&value) {
+        Some(skip) => skip,
+        None => {
+            eprintln!(
+                "warning: NOMAD_SKIP_VERIFY={value:?} is not a boolean (1, t, T, TRUE, true, True, \
+                 0, f, F, FALSE, false, False); ignored, as the nomad CLI ignores it: the \
+                 certificate is verified"
+            );
+            false
+        }
+    }
+}
+
+/// Go's `strconv.ParseBool` (strconv/atob.go): exactly these spellings.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A request timeout: a duration above zero (zero would mean waiting forever, which is the
+/// hang the timeout exists to prevent).
+pub(super) fn parse_request_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if timeout.is_zero() {
+        return Err("must be more than 0 (e.g. 30s)".to_string());
+    }
+    Ok(timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_parse_bool_spellings() {
+        for yes in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_go_bool(yes), Some(true), "{yes}");
+        }
+        for no in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_go_bool(no), Some(false), "{no}");
+        }
+        for other in ["yes", "tRUE", "on", " 1", "2"] {
+            assert_eq!(parse_go_bool(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused() {
+        assert!(parse_request_timeout("0s").is_err());
+        assert_eq!(parse_request_timeout("2s"), Ok(Duration::from_secs(2)));
     }
 }

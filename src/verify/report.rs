@@ -517,8 +517,11 @@ fn tolerance_text(t: &Tolerance) -> String {
 /// PUT the metrics text to a Pushgateway URL (`.../metrics/job/<job>[/<label>/<value>]`).
 pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
     crate::crypto::install_crypto_provider();
+    // No redirects: a push is a PUT with a body, and a redirect could carry the basic-auth
+    // credentials of a `user:password@` URL elsewhere; a 3xx is reported below instead.
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .context("building the HTTP client")?;
     let resp = client
@@ -532,6 +535,11 @@ pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
         .await
         .context("sending")?;
     let status = resp.status();
+    if status.is_redirection() {
+        anyhow::bail!(
+            "the Pushgateway answered {status}; redirects are not followed: give its final URL"
+        );
+    }
     if !status.is_success() {
         let body = resp.text().await.unwrap_or_default();
         anyhow::bail!("the Pushgateway answered {status}: {}", body.trim());

@@ -8,9 +8,7 @@ use crate::support::nomad_double::{
     DoubleConfig, Fault, FaultKind, NomadDouble, SimulatedRunner, TokenPolicy,
 };
 use assert_cmd::Command;
-use knative2nomad::nomad::client::{
-    ConnectionSettings, NomadClient, QueryOptions, RetryPolicy, TokenSource,
-};
+use knative2nomad::nomad::client::{ConnectionSettings, NomadClient, QueryOptions, TokenSource};
 use knative2nomad::nomad::model::Job;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -963,7 +961,6 @@ async fn live_deploy_against_a_real_agent() {
     let token = std::env::var("NOMAD_TOKEN").unwrap_or_default();
     assert!(token.is_empty() || !run.stderr.contains(&token));
     let settings = ConnectionSettings {
-        address: env[0].1.clone(),
         token: std::env::var("NOMAD_TOKEN")
             .ok()
             .map(knative2nomad::nomad::client::Secret::new),
@@ -975,7 +972,7 @@ async fn live_deploy_against_a_real_agent() {
         client_key: std::env::var("NOMAD_CLIENT_KEY").ok().map(PathBuf::from),
         tls_server_name: std::env::var("NOMAD_TLS_SERVER_NAME").ok(),
         tls_skip_verify: std::env::var("NOMAD_SKIP_VERIFY").is_ok_and(|v| v == "1" || v == "true"),
-        retry: RetryPolicy::default(),
+        ..ConnectionSettings::plain(env[0].1.clone())
     };
     let client = NomadClient::new(settings).unwrap();
     let namespace = client.namespace_for(None);

@@ -1,7 +1,12 @@
 //! What can go wrong talking to Nomad, with what a caller needs to decide whether to retry
-//! (transient), and whether a failed request may still have been applied (ambiguous).
+//! (transient), and whether a failed request may still have been applied (ambiguous). Server
+//! text reaches these only after `transport` has cut the credentials out of it.
 
-/// Errors from the Nomad API, with what a caller needs to decide whether to retry.
+use std::time::Duration;
+
+/// Errors from the Nomad API, with what a caller needs to decide whether to retry. Every text
+/// in them that came from the server has had the credentials cut out (see `transport`), so
+/// `Display` and `Debug` are both safe to print.
 #[derive(Debug, thiserror::Error)]
 pub enum NomadError {
     /// The agent answered with an error status; `body` is its plain-text message.
@@ -12,15 +17,33 @@ pub enum NomadError {
         status: u16,
         body: String,
     },
-    /// No answer: connection refused/reset, timeout, TLS failure.
-    #[error("{method} {path}: {}", error_chain(source))]
+    /// The agent answered with a redirect, which is never followed: the token goes only to the
+    /// address the user gave.
+    #[error(
+        "{method} {path}: Nomad at {address} answered {status} with a redirect to {location}; \
+         redirects are not followed (the token is only sent to the address given): point \
+         --address (NOMAD_ADDR) at the agent itself"
+    )]
+    Redirect {
+        method: String,
+        path: String,
+        address: String,
+        status: u16,
+        /// The Location's scheme, host and port only (its path and query may hold anything).
+        location: String,
+    },
+    /// No answer: connection refused/reset, TLS failure, or nothing within the timeout.
+    #[error("{method} {path}: {}", failure.describe(address, detail))]
     Transport {
         method: String,
         path: String,
+        /// Where the request went, without a password.
+        address: String,
         /// The request may have reached the server (it was not a connect failure).
         maybe_sent: bool,
-        #[source]
-        source: reqwest::Error,
+        failure: TransportFailure,
+        /// The error and its causes, credentials cut out.
+        detail: String,
     },
     /// The request body could not be written as JSON.
     #[error("{method} {path}: cannot encode the request body: {source}")]
@@ -30,7 +53,7 @@ pub enum NomadError {
         #[source]
         source: serde_json::Error,
     },
-    /// The answer was not the JSON expected.
+    /// The answer was not the JSON expected (decoded from the body with credentials cut out).
     #[error("{method} {path}: unexpected response body: {source}")]
     Decode {
         method: String,
@@ -41,6 +64,42 @@ pub enum NomadError {
     /// Settings are unusable (bad address, unreadable certificate).
     #[error("{0}")]
     Config(String),
+}
+
+/// Why no answer arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// Refused, unreachable, name not resolved.
+    Connect,
+    /// No connection within the timeout.
+    ConnectTimeout(Duration),
+    /// Connected and sent, but no answer within the timeout: a server that went silent.
+    NoAnswer(Duration),
+    /// Certificate not trusted, client certificate refused, handshake failed.
+    Tls,
+    /// Reset or closed before the answer was complete.
+    Broken,
+}
+
+impl TransportFailure {
+    fn describe(&self, address: &str, detail: &str) -> String {
+        match self {
+            TransportFailure::Connect => format!("cannot reach Nomad at {address}: {detail}"),
+            TransportFailure::ConnectTimeout(timeout) => format!(
+                "cannot reach Nomad at {address}: no connection within {} (--request-timeout)",
+                humantime::format_duration(*timeout)
+            ),
+            TransportFailure::NoAnswer(timeout) => format!(
+                "Nomad at {address} accepted the connection but did not answer within {} \
+                 (--request-timeout)",
+                humantime::format_duration(*timeout)
+            ),
+            TransportFailure::Tls => format!("TLS with Nomad at {address} failed: {detail}"),
+            TransportFailure::Broken => {
+                format!("the connection to Nomad at {address} broke: {detail}")
+            }
+        }
+    }
 }
 
 /// 500 bodies that mean "not processed, try again" rather than a rejection of the request.
@@ -62,10 +121,20 @@ impl NomadError {
                 500 => TRANSIENT_500_BODIES.iter().any(|t| body.contains(t)),
                 _ => false,
             },
-            // Refused, reset, closed early, timed out: all say nothing about the request.
-            // A TLS failure (untrusted certificate, client certificate refused) will not heal.
-            NomadError::Transport { source, .. } => !source.is_builder() && !is_tls_failure(source),
-            NomadError::Encode { .. } | NomadError::Decode { .. } | NomadError::Config(_) => false,
+            // Refused, reset, closed early: all say nothing about the request. A TLS failure
+            // (untrusted certificate, client certificate refused) will not heal, and a server
+            // that took a connection and then said nothing for the whole timeout is not one
+            // that a retry gets an answer from: both fail at once.
+            NomadError::Transport { failure, .. } => matches!(
+                failure,
+                TransportFailure::Connect
+                    | TransportFailure::ConnectTimeout(_)
+                    | TransportFailure::Broken
+            ),
+            NomadError::Redirect { .. }
+            | NomadError::Encode { .. }
+            | NomadError::Decode { .. }
+            | NomadError::Config(_) => false,
         }
     }
 
@@ -109,6 +178,21 @@ pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     text
+}
+
+/// What kind of failure a reqwest error is, given the timeout the request had.
+pub(super) fn classify_transport(error: &reqwest::Error, timeout: Duration) -> TransportFailure {
+    if is_tls_failure(error) {
+        TransportFailure::Tls
+    } else if error.is_connect() && error.is_timeout() {
+        TransportFailure::ConnectTimeout(timeout)
+    } else if error.is_connect() {
+        TransportFailure::Connect
+    } else if error.is_timeout() {
+        TransportFailure::NoAnswer(timeout)
+    } else {
+        TransportFailure::Broken
+    }
 }
 
 /// True when the error chain holds a TLS verification or handshake failure.

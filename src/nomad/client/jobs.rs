@@ -4,7 +4,7 @@
 
 use super::NomadClient;
 use super::error::NomadError;
-use super::transport::{Indexed, QueryOptions, REQUEST_TIMEOUT, encode_segment};
+use super::transport::{Indexed, QueryOptions, encode_segment};
 use super::types::{
     AllocationStub, Deployment, DeregisterResponse, Evaluation, JobScaleStatus, PlanResponse,
     RegisterResponse, ValidateResponse,
@@ -116,7 +116,7 @@ impl NomadClient {
             Some(namespace),
             &query,
             None,
-            REQUEST_TIMEOUT,
+            self.settings.request_timeout,
         )
         .await
     }

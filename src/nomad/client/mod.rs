@@ -6,7 +6,9 @@
 //! What it is not: a scheduler model or a general Nomad SDK. Register is deliberately *not*
 //! retried here, because whether a dropped register landed can only be decided by reading the
 //! job back — the deployer does that (see `deploy::pipeline`). The token is kept in a [`Secret`]
-//! whose `Debug` is redacted; it is only ever written into the `X-Nomad-Token` request header.
+//! whose `Debug` is redacted; it is only ever written into the `X-Nomad-Token` request header,
+//! redirects are never followed (so it goes to no other host), and everything the server sends
+//! back has it cut out before anything reads it.
 //!
 //! Layout, after kube-client's: `settings` (where and how to connect), `tls` (certificates,
 //! server name), `transport` (one request, JSON bodies, retries, blocking queries, the index
@@ -26,8 +28,10 @@ mod tls;
 mod transport;
 mod types;
 
-pub use error::NomadError;
-pub use settings::{ConnectionSettings, DEFAULT_ADDRESS, RetryPolicy, Secret, TokenSource};
+pub use error::{NomadError, TransportFailure};
+pub use settings::{
+    ConnectionSettings, DEFAULT_ADDRESS, DEFAULT_REQUEST_TIMEOUT, RetryPolicy, Secret, TokenSource,
+};
 pub use transport::{Indexed, QueryOptions};
 pub use types::{
     AllocDeploymentStatus, AllocationStub, Deployment, DeploymentGroup, DeregisterResponse,
@@ -36,6 +40,7 @@ pub use types::{
 };
 
 use crate::nomad::model::Job;
+use crate::redact::Redactor;
 use std::time::Duration;
 
 /// A Nomad API client. Cheap to clone (reqwest pools connections).
@@ -43,8 +48,13 @@ use std::time::Duration;
 pub struct NomadClient {
     http: reqwest::Client,
     base: String,
+    /// The token (and an address password) to cut out of everything the server sends back.
+    redactor: Redactor,
     settings: ConnectionSettings,
 }
+
+/// Longest wait for a connection: a reachable agent accepts within milliseconds.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl NomadClient {
     pub fn new(settings: ConnectionSettings) -> Result<NomadClient, NomadError> {
@@ -57,15 +67,20 @@ impl NomadClient {
             format!("http://{}", settings.address)
         };
         let builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(settings.request_timeout.min(CONNECT_TIMEOUT))
+            // The token is a custom header, which reqwest (like Go's net/http) would carry to
+            // whatever host a redirect names: never follow one (transport reports it).
+            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(32);
         let (builder, base) = tls::configure(builder, &settings, base)?;
         let http = builder
             .build()
             .map_err(|e| NomadError::Config(format!("building the HTTP client: {e}")))?;
+        let redactor = Redactor::new(settings.secrets());
         Ok(NomadClient {
             http,
             base,
+            redactor,
             settings,
         })
     }

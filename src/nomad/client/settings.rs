@@ -1,6 +1,6 @@
 //! Where and how to reach a Nomad agent: address, token (kept out of every `Debug`), namespace,
-//! region, TLS files and the retry policy. Plain data; `cli` resolves it from flags and the
-//! official CLI's environment variables.
+//! region, TLS files, how long a request may wait for its answer, and the retry policy. Plain
+//! data; `cli` resolves it from flags and the official CLI's environment variables.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -8,6 +8,12 @@ use std::time::Duration;
 
 /// The address the official `nomad` CLI uses when neither `-address` nor `NOMAD_ADDR` is set.
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
+
+/// How long one request may wait for its answer unless `--request-timeout` says otherwise.
+/// A healthy agent answers a non-blocking request in well under a second, and one without a
+/// leader says so within its RPC hold timeout (5 s by default); 30 s only gives up on a server
+/// that accepted the connection and went silent.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A secret string whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -89,6 +95,9 @@ pub struct ConnectionSettings {
     pub client_key: Option<PathBuf>,
     pub tls_server_name: Option<String>,
     pub tls_skip_verify: bool,
+    /// Longest wait for the answer to one request (connecting included). A blocking query may
+    /// take its `wait` plus Nomad's jitter on top of this.
+    pub request_timeout: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -106,8 +115,44 @@ impl ConnectionSettings {
             client_key: None,
             tls_server_name: None,
             tls_skip_verify: false,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
         }
+    }
+
+    /// The address as messages show it: without a `user:password@` part, which reqwest would
+    /// send as basic authentication and which is as secret as the token.
+    pub fn display_address(&self) -> String {
+        match self.address.split_once("://") {
+            Some((scheme, rest)) => format!("{scheme}://{}", without_userinfo(rest)),
+            None => without_userinfo(&self.address).to_string(),
+        }
+    }
+
+    /// Every credential that a server could echo back: the token and a password in the address.
+    pub(super) fn secrets(&self) -> Vec<&str> {
+        let mut secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
+        let rest = self
+            .address
+            .split_once("://")
+            .map_or(self.address.as_str(), |(_, rest)| rest);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            secrets.push(userinfo);
+            if let Some((_, password)) = userinfo.split_once(':') {
+                secrets.push(password);
+            }
+        }
+        secrets
+    }
+}
+
+/// `host:port/...` without a leading `user:password@`.
+fn without_userinfo(rest: &str) -> &str {
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
     }
 }
 
@@ -119,6 +164,17 @@ mod tests {
     fn secret_is_redacted_in_debug() {
         let settings = format!("{:?}", Secret::new("s3cr3t".to_string()));
         assert!(!settings.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn the_displayed_address_has_no_password() {
+        let settings = ConnectionSettings::plain("https://ops:hunter2@nomad.example:4646/ui");
+        assert_eq!(settings.display_address(), "https://nomad.example:4646/ui");
+        assert!(settings.secrets().contains(&"hunter2"));
+        assert_eq!(
+            ConnectionSettings::plain("127.0.0.1:4646").display_address(),
+            "127.0.0.1:4646"
+        );
     }
 
     #[test]

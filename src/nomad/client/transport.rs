@@ -1,9 +1,11 @@
 //! One request to the Nomad API and what every request shares: the base URL, the namespace and
 //! region parameters, the token header, JSON bodies, the `X-Nomad-Index` header, retries with
-//! backoff for transient failures, and blocking queries.
+//! backoff for transient failures, blocking queries, timeouts, and the two rules that keep the
+//! token where it belongs: a redirect is reported, never followed, and every byte of an answer
+//! (and of an error's text) has the credentials cut out before anything else reads it.
 
 use super::NomadClient;
-use super::error::NomadError;
+use super::error::{NomadError, classify_transport, error_chain};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -22,9 +24,6 @@ pub struct Indexed<T> {
     pub value: T,
     pub index: u64,
 }
-
-/// How long a non-blocking request may take before it counts as a (transient) timeout.
-pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A JSON request body, ready to send.
 pub(super) struct JsonBody(Vec<u8>);
@@ -80,14 +79,40 @@ impl NomadClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
-        let transport = |source: reqwest::Error| NomadError::Transport {
-            method: method.to_string(),
-            path: path.to_string(),
-            maybe_sent: !source.is_connect(),
-            source: source.without_url(),
+        let address = self.settings.display_address();
+        let transport = |source: reqwest::Error| {
+            let source = source.without_url();
+            let detail = self.redactor.redact(&error_chain(&source)).into_owned();
+            if source.is_builder() {
+                return NomadError::Config(format!(
+                    "{method} {path}: cannot build a request to {address}: {detail}"
+                ));
+            }
+            NomadError::Transport {
+                method: method.to_string(),
+                path: path.to_string(),
+                address: address.clone(),
+                maybe_sent: !source.is_connect(),
+                failure: classify_transport(&source, timeout),
+                detail,
+            }
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
+        if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|l| location_origin(&String::from_utf8_lossy(l.as_bytes())))
+                .unwrap_or_else(|| "nowhere (no Location header)".to_string());
+            return Err(NomadError::Redirect {
+                method: method.to_string(),
+                path: path.to_string(),
+                address,
+                status,
+                location: self.redactor.redact(&location).into_owned(),
+            });
+        }
         let index = response
             .headers()
             .get("X-Nomad-Index")
@@ -95,6 +120,9 @@ impl NomadClient {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let bytes = response.bytes().await.map_err(transport)?;
+        // Before anything reads the answer: a server that echoes request headers must not
+        // get the token printed, whichever field or message it puts it in.
+        let bytes = self.redactor.redact_bytes(bytes.to_vec());
         if !(200..300).contains(&status) {
             return Err(NomadError::Api {
                 method: method.to_string(),
@@ -103,7 +131,7 @@ impl NomadClient {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
             });
         }
-        Ok((index, bytes.to_vec()))
+        Ok((index, bytes))
     }
 
     /// A request retried on transient failures. Only for requests that are safe to repeat
@@ -141,7 +169,7 @@ impl NomadClient {
         options: QueryOptions,
     ) -> Result<Indexed<T>, NomadError> {
         let mut query = Vec::new();
-        let mut timeout = REQUEST_TIMEOUT;
+        let mut timeout = self.settings.request_timeout;
         if options.index > 0 {
             let wait = options
                 .wait
@@ -149,8 +177,8 @@ impl NomadClient {
                 .min(Duration::from_secs(300));
             query.push(("index", options.index.to_string()));
             query.push(("wait", format!("{}ms", wait.as_millis())));
-            // The server may hold the request for wait + wait/16 of jitter.
-            timeout = wait + wait / 16 + REQUEST_TIMEOUT;
+            // The server may hold the request for wait + wait/16 of jitter before it answers.
+            timeout = wait + wait / 16 + self.settings.request_timeout;
         }
         self.call(reqwest::Method::GET, path, namespace, &query, None, timeout)
             .await
@@ -166,7 +194,8 @@ impl NomadClient {
         body: &B,
     ) -> Result<Indexed<T>, NomadError> {
         let body = JsonBody::encode(&method, path, body)?;
-        self.call(method, path, namespace, &[], Some(&body.0), REQUEST_TIMEOUT)
+        let timeout = self.settings.request_timeout;
+        self.call(method, path, namespace, &[], Some(&body.0), timeout)
             .await
     }
 
@@ -186,7 +215,7 @@ impl NomadClient {
                 namespace,
                 &[],
                 Some(&body.0),
-                REQUEST_TIMEOUT,
+                self.settings.request_timeout,
             )
             .await?;
         decode(&method, path, index, &bytes)
@@ -208,6 +237,20 @@ fn decode<T: DeserializeOwned>(
     Ok(Indexed { value, index })
 }
 
+/// `scheme://host:port` of a Location header, without its path and query; a relative one
+/// stays on the same server.
+fn location_origin(location: &str) -> String {
+    let location = location.trim();
+    match location.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}")
+        }
+        None => "a path on the same server".to_string(),
+    }
+}
+
 /// Percent-encode one path segment (job IDs may hold any character but space and NUL).
 pub(super) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -225,6 +268,15 @@ pub(super) fn encode_segment(segment: &str) -> String {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn a_location_is_shown_as_its_origin_only() {
+        assert_eq!(
+            location_origin("http://u:p@10.0.0.9:4646/v1/jobs?token=x"),
+            "http://10.0.0.9:4646"
+        );
+        assert_eq!(location_origin("/v1/jobs"), "a path on the same server");
+    }
 
     #[test]
     fn path_segments_are_encoded() {
