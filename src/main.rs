@@ -231,7 +231,7 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
     let runtime = tokio::runtime::Runtime::new()?;
     let names: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
     let services = runtime.block_on(async {
-        let connection = cluster::connect(&args.cluster.kube.settings()).await?;
+        let connection = cluster::connect(&args.cluster.kube_settings()).await?;
         let query = cluster::ClusterQuery::new(&args.cluster.selection(), names, &connection)?;
         cluster::fetch_services(connection.client.clone(), &query).await
     })?;

@@ -9,6 +9,7 @@
 use crate::knative::cluster::{ImportSelection, KubeSettings};
 use clap::Args;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// How to reach the cluster, as kubectl finds it.
 #[derive(Debug, Clone, Default, Args)]
@@ -22,10 +23,13 @@ pub struct KubeArgs {
 }
 
 impl KubeArgs {
+    /// The settings, with the default request timeout (`verify` takes it from its Nomad flags,
+    /// `convert --from-cluster` from [`ClusterArgs`]: one `--request-timeout` per command).
     pub fn settings(&self) -> KubeSettings {
         KubeSettings {
             context: self.context.clone(),
             kubeconfig: self.kubeconfig.clone(),
+            request_timeout: None,
         }
     }
 }
@@ -77,9 +81,28 @@ pub struct ClusterArgs {
         requires = "k8s_from_cluster"
     )]
     pub export_dir: Option<PathBuf>,
+    /// Longest wait for the answer to one request to the Kubernetes API, connecting included
+    /// (kubectl's --request-timeout; a watch is kept shorter than it).
+    #[arg(
+        id = "k8s_request_timeout",
+        long = "request-timeout",
+        default_value = "30s",
+        requires = "k8s_from_cluster",
+        value_parser = super::nomad::parse_request_timeout,
+        value_name = "DURATION"
+    )]
+    pub request_timeout: Duration,
 }
 
 impl ClusterArgs {
+    /// How to reach the cluster, with this command's request timeout.
+    pub fn kube_settings(&self) -> KubeSettings {
+        KubeSettings {
+            request_timeout: Some(self.request_timeout),
+            ..self.kube.settings()
+        }
+    }
+
     /// Which Services to read.
     pub fn selection(&self) -> ImportSelection {
         ImportSelection {

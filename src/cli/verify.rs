@@ -107,7 +107,11 @@ impl VerifyArgs {
             knative_url: f.knative_url.clone(),
             knative_host: f.knative_host.clone(),
             knative_service: f.knative_service.clone(),
-            kube: f.kube.settings(),
+            // One --request-timeout for both APIs the verifier talks to.
+            kube: crate::knative::cluster::KubeSettings {
+                request_timeout: Some(f.nomad.request_timeout),
+                ..f.kube.settings()
+            },
             knative_idle_wait: f.knative_idle_wait,
             nomad_url: f.nomad_url.clone(),
             nomad_host: f.nomad_host.clone(),

@@ -36,7 +36,12 @@ pub async fn wait_for_zero_pods(
     selector: &str,
 ) -> Result<(), PodWatchError> {
     let pods: Api<Pod> = Api::namespaced(client, namespace);
-    let config = watcher::Config::default().labels(selector);
+    let mut config = watcher::Config::default().labels(selector);
+    // A quiet watch must end on the server's side before the client's read timeout would take
+    // it for a silent server.
+    if let Some(seconds) = origin.watch_timeout_secs() {
+        config = config.timeout(seconds);
+    }
     let list_action = ApiAction {
         verb: "list",
         resource: "pods",
@@ -63,7 +68,7 @@ pub async fn wait_for_zero_pods(
                 origin: Box::new(origin.clone()),
                 action: watch_action.clone(),
                 code: status.code,
-                message: status.message,
+                message: origin.redactor.redact(&status.message).into_owned(),
             }),
             watcher::Error::NoResourceVersion => PodWatchError::from(ImportError::Api {
                 origin: Box::new(origin.clone()),

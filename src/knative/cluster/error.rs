@@ -2,8 +2,10 @@
 //! cluster said it, and the translation of kube's errors into these.
 
 use super::SERVICES_RESOURCE;
+use crate::redact::Redactor;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where the client points, for messages that tell the user which cluster said what. The
 /// default is an unknown origin (a bare `Client`).
@@ -13,6 +15,20 @@ pub struct ClusterOrigin {
     pub server_url: String,
     /// Kubeconfig context name; `None` for in-cluster or hand-built configuration.
     pub context: Option<String>,
+    /// The client's read timeout (`--request-timeout`); `None` when it has none.
+    pub request_timeout: Option<Duration>,
+    /// The credentials to cut out of anything the server says (see `connect`).
+    pub redactor: Redactor,
+}
+
+impl ClusterOrigin {
+    /// `timeoutSeconds` for a watch on this client: shorter than the read timeout, so that a
+    /// quiet watch is ended by the server (and started again) before the client's timeout
+    /// takes it for a silent server. `None` when the client has no read timeout.
+    pub fn watch_timeout_secs(&self) -> Option<u32> {
+        let seconds = u32::try_from(self.request_timeout?.as_secs()).unwrap_or(u32::MAX);
+        Some(seconds.saturating_sub((seconds / 4).max(1)).clamp(1, 290))
+    }
 }
 
 impl fmt::Display for ClusterOrigin {
@@ -77,6 +93,14 @@ pub enum ImportError {
         source: Box<kube::Error>,
     },
     #[error(
+        "the Kubernetes API server at {origin} gave no answer within {} (--request-timeout)\n  hint: check that the address is the API server's and that it is healthy (`kubectl cluster-info` uses the same settings)",
+        humantime::format_duration(*timeout)
+    )]
+    NoAnswer {
+        origin: Box<ClusterOrigin>,
+        timeout: Duration,
+    },
+    #[error(
         "cannot reach the Kubernetes API server at {origin}: {cause}\n  hint: check that the cluster is running and that this context is the right one (`kubectl cluster-info` uses the same settings)"
     )]
     Unreachable {
@@ -124,12 +148,12 @@ pub enum ImportError {
         code: u16,
         message: String,
     },
-    #[error("unexpected answer from {origin} to {action}: {source}")]
+    #[error("unexpected answer from {origin} to {action}: {cause}")]
     Response {
         origin: Box<ClusterOrigin>,
         action: ApiAction,
-        #[source]
-        source: Box<kube::Error>,
+        /// kube's error and its causes, credentials cut out (a decode error quotes the body).
+        cause: String,
     },
     #[error("the API server returned a Knative Service without {0}")]
     MalformedService(&'static str),
@@ -163,7 +187,9 @@ pub(crate) fn classify(
 ) -> ImportError {
     match error {
         kube::Error::Api(status) => {
-            let message = status.message.clone();
+            // The message is the server's (or, for a body that is not a Status, the whole body):
+            // a server that echoes the request's headers would put the token in it.
+            let message = origin.redactor.redact(&status.message).into_owned();
             match status.code {
                 401 => ImportError::Unauthorized {
                     origin: Box::new(origin.clone()),
@@ -201,18 +227,50 @@ pub(crate) fn classify(
         }
         // Connection refused, DNS, TLS handshake, timeouts: the server was never heard from.
         error @ (kube::Error::HyperError(_) | kube::Error::Service(_)) => {
-            ImportError::Unreachable {
-                origin: Box::new(origin.clone()),
-                cause: cause_chain(&error),
-                source: Box::new(error),
+            match origin.request_timeout.filter(|_| timed_out(&error)) {
+                Some(timeout) => ImportError::NoAnswer {
+                    origin: Box::new(origin.clone()),
+                    timeout,
+                },
+                None => ImportError::Unreachable {
+                    origin: Box::new(origin.clone()),
+                    cause: origin.redactor.redact(&cause_chain(&error)).into_owned(),
+                    source: Box::new(error),
+                },
             }
         }
-        other => ImportError::Response {
+        other => ImportError::response(origin, action, &other),
+    }
+}
+
+impl ImportError {
+    /// An answer that could not be used, with the server's words (credentials cut out).
+    pub(crate) fn response(
+        origin: &ClusterOrigin,
+        action: &ApiAction,
+        error: &kube::Error,
+    ) -> ImportError {
+        ImportError::Response {
             origin: Box::new(origin.clone()),
             action: action.clone(),
-            source: Box::new(other),
-        },
+            cause: origin.redactor.redact(&cause_chain(error)).into_owned(),
+        }
     }
+}
+
+/// True when a cause of `error` is an I/O timeout (what kube's timeout connector returns).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(inner) = cause {
+        if inner
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = inner.source();
+    }
+    false
 }
 
 /// "outer: inner: innermost", skipping a cause already contained in the text before it.

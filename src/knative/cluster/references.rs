@@ -146,12 +146,9 @@ impl ReferenceReader {
             .map_err(|error| classify(error, &action, &self.origin, Some(name)))?;
         let cleaned = match found {
             Some(config_map) => {
-                let value =
-                    serde_json::to_value(&config_map).map_err(|source| ImportError::Response {
-                        origin: Box::new(self.origin.clone()),
-                        action: action.clone(),
-                        source: Box::new(kube::Error::SerdeError(source)),
-                    })?;
+                let value = serde_json::to_value(&config_map).map_err(|source| {
+                    ImportError::response(&self.origin, &action, &kube::Error::SerdeError(source))
+                })?;
                 Some(clean_config_map(value))
             }
             None => None,
