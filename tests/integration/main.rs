@@ -14,6 +14,7 @@ mod convert_snapshots;
 mod deploy;
 mod deploy_bench;
 mod diagnostics;
+mod hostile_servers;
 mod import;
 mod invalid_inputs;
 mod nomad_examples;

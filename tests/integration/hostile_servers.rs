@@ -1,0 +1,397 @@
+//! Servers that misbehave on purpose, each on loopback, against the real binary: a Nomad address
+//! that redirects to another host, one that echoes the request's headers (token included) into
+//! what it answers, Nomad and Kubernetes addresses that accept a connection and never answer,
+//! a Kubernetes API that echoes the bearer token, a register whose answer is lost, and Ctrl-C
+//! (or SIGTERM) while `deploy` follows a deployment. Each test asserts the promise (no token
+//! anywhere, nothing sent elsewhere, an exit instead of a hang) and bounds every child process
+//! with a watchdog instead of timing it.
+
+use assert_cmd::Command;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A token shaped like Nomad's (a UUID) that must never be printed.
+const TOKEN: &str = "5f0c1d2e-7a8b-4c9d-8e1f-2a3b4c5d6e7f";
+/// Longest any child process may run before the test counts it as hung.
+const WATCHDOG: Duration = Duration::from_secs(90);
+
+/// What a loopback server answers to one request (its head and body as text): bytes to send,
+/// or `None` to say nothing and hold the connection open.
+type Answer = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that records every request it reads.
+struct Loopback {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Loopback {
+    async fn start(answer: Answer) -> Loopback {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(serve(stream, answer.clone(), log.clone()));
+            }
+        });
+        Loopback { addr, seen, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve(mut stream: TcpStream, answer: Answer, log: Arc<Mutex<Vec<String>>>) {
+    let mut buffer = Vec::new();
+    loop {
+        let Some(request) = read_request(&mut stream, &mut buffer).await else {
+            return;
+        };
+        log.lock().unwrap().push(request.clone());
+        match answer(&request) {
+            Some(response) => {
+                if stream.write_all(response.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+            None => {
+                // Silent: keep the connection open and never answer.
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<String> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if buffer.len() >= end + 4 + length {
+                let request = String::from_utf8_lossy(&buffer[..end + 4 + length]).into_owned();
+                buffer.drain(..end + 4 + length);
+                return Some(request);
+            }
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn http(status: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The request's header lines, as a server that echoes them would put them in its answer.
+fn headers_of(request: &str) -> String {
+    request
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn job_file(dir: &Path, id: &str) -> PathBuf {
+    let job = json!({"Job": {
+        "ID": id, "Name": id, "Type": "service", "Datacenters": ["*"],
+        "TaskGroups": [{"Name": "web", "Count": 1,
+            "Tasks": [{"Name": "app", "Driver": "docker",
+                       "Config": {"image": "ghcr.io/example/app:1"},
+                       "Resources": {"CPU": 100, "MemoryMB": 64}}]}]
+    }});
+    let path = dir.join(format!("{id}.nomad.json"));
+    std::fs::write(&path, job.to_string()).unwrap();
+    path
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary off the async runtime (so the servers keep serving) with no Nomad or
+/// Kubernetes variables from the environment, killed by the watchdog if it outlives it (the
+/// exit code is then `None`).
+async fn run(args: Vec<String>) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::cargo_bin("knative2nomad").unwrap();
+        for (name, _) in std::env::vars() {
+            if name.starts_with("NOMAD_") || name == "KUBECONFIG" {
+                command.env_remove(name);
+            }
+        }
+        let output = command.args(&args).timeout(WATCHDOG).output().unwrap();
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Item 4: a Nomad address that answers 307 to another host never gets the token sent there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_is_reported_and_not_followed() {
+    let elsewhere = Loopback::start(Arc::new(|_: &str| {
+        Some(http("200 OK", "application/json", "{}"))
+    }))
+    .await;
+    let location = format!("{}/v1/validate/job?namespace=default", elsewhere.url());
+    let redirecting = Loopback::start(Arc::new(move |_: &str| {
+        Some(format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+        ))
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(dir.path(), "web");
+
+    let run = run(vec![
+        "deploy".into(),
+        job.display().to_string(),
+        "--address".into(),
+        redirecting.url(),
+        "--token".into(),
+        TOKEN.into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other host was contacted: {:?}",
+        elsewhere.requests()
+    );
+    assert_eq!(redirecting.requests().len(), 1, "a redirect is not retried");
+    assert!(
+        run.stderr.contains("307")
+            && run.stderr.contains("redirects are not followed")
+            && run.stderr.contains(&elsewhere.addr.to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.all().contains(TOKEN));
+}
+
+/// Item 5: a server that echoes the request's headers — into a successful answer's text and
+/// into an error body — never gets the token printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_echoing_the_token_never_gets_it_printed() {
+    let echo = Loopback::start(Arc::new(|request: &str| {
+        let headers = headers_of(request);
+        if request.starts_with("PUT /v1/validate/job") {
+            let body = json!({"Warnings": format!("you sent:\n{headers}"), "Error": ""});
+            Some(http("200 OK", "application/json", &body.to_string()))
+        } else {
+            let body = format!("rpc error: request with headers {headers} failed");
+            Some(http(
+                "500 Internal Server Error",
+                "text/plain; charset=utf-8",
+                &body,
+            ))
+        }
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(dir.path(), "web");
+
+    let run = run(vec![
+        "deploy".into(),
+        job.display().to_string(),
+        "--address".into(),
+        echo.url(),
+        "--token".into(),
+        TOKEN.into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let requests = echo.requests();
+    assert!(
+        requests.iter().all(|r| r.contains(TOKEN)),
+        "the token was sent: {requests:?}"
+    );
+    assert!(
+        run.stderr.contains("<redacted>") && run.stderr.contains("you sent"),
+        "the echo should be shown, redacted: {}",
+        run.stderr
+    );
+    assert!(!run.all().contains(TOKEN), "{}", run.all());
+}
+
+/// Item 8: a Nomad address that takes the connection and never answers gives up after the
+/// request timeout with an error naming the address, instead of hanging (and is not retried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_nomad_address_times_out_with_a_clear_error() {
+    let silent = Loopback::start(Arc::new(|_: &str| None)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(dir.path(), "web");
+
+    let run = run(vec![
+        "deploy".into(),
+        job.display().to_string(),
+        "--address".into(),
+        silent.url(),
+        "--request-timeout".into(),
+        "1s".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "watchdog or wrong exit: {}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "Nomad at {} accepted the connection but did not answer within 1s",
+            silent.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(silent.requests().len(), 1, "a silent server is not retried");
+}
+
+fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1
+kind: Config
+current-context: hostile
+clusters:
+- name: hostile
+  cluster:
+    server: {server}
+contexts:
+- name: hostile
+  context:
+    cluster: hostile
+    user: someone
+users:
+- name: someone
+  user:
+    token: {TOKEN}
+"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Item 8, Kubernetes: cluster import from an API server that never answers gives up after
+/// `--request-timeout`, naming the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_kubernetes_api_times_out_with_a_clear_error() {
+    let silent = Loopback::start(Arc::new(|_: &str| None)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(dir.path(), &silent.url());
+
+    let run = run(vec![
+        "convert".into(),
+        "--from-cluster".into(),
+        "--kubeconfig".into(),
+        config.display().to_string(),
+        "--request-timeout".into(),
+        "1s".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "watchdog or wrong exit: {}", run.stderr);
+    assert!(
+        run.stderr.contains(&silent.url()) && run.stderr.contains("gave no answer within 1s"),
+        "{}",
+        run.stderr
+    );
+    assert!(!silent.requests().is_empty());
+}
+
+/// Item 5, Kubernetes: an API server that echoes the bearer token into its refusal does not
+/// get it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
+    let echo = Loopback::start(Arc::new(|request: &str| {
+        let status = json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
+            "code": 403,
+            "message": format!("forbidden for the request with {}", headers_of(request)),
+        });
+        Some(http(
+            "403 Forbidden",
+            "application/json",
+            &status.to_string(),
+        ))
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(dir.path(), &echo.url());
+
+    let run = run(vec![
+        "convert".into(),
+        "--from-cluster".into(),
+        "--kubeconfig".into(),
+        config.display().to_string(),
+        "-n".into(),
+        "shop".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        echo.requests().iter().any(|r| r.contains(TOKEN)),
+        "the token was sent as a bearer token"
+    );
+    assert!(
+        run.stderr.contains("forbidden") && run.stderr.contains("<redacted>"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.all().contains(TOKEN), "{}", run.all());
+}
