@@ -3,9 +3,11 @@
 //!
 //! Layout: [`load`] reads the jobs (the seam where HCL and Knative inputs will plug in),
 //! [`pipeline`] takes one job through validate → plan → register → evaluation → deployment,
-//! [`plan_view`] renders plans. This module runs the batch, prints the summary and chooses the
-//! exit code. It does not convert anything and does not talk HTTP itself (`nomad::client`).
+//! [`plan_view`] renders plans, [`interrupt`] stops the batch on SIGINT/SIGTERM with a table of
+//! how far each job got. This module runs the batch, prints the summary and chooses the exit
+//! code. It does not convert anything and does not talk HTTP itself (`nomad::client`).
 
+pub mod interrupt;
 pub mod load;
 pub mod pipeline;
 pub mod plan_view;
@@ -17,6 +19,7 @@ use crate::config::ConvertOptions;
 use crate::nomad::client::{ConnectionSettings, NomadClient};
 use crate::nomad::model::Job;
 use anyhow::Context;
+use interrupt::{Board, JobStage};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -70,24 +73,52 @@ pub async fn deploy_batch(
     parallel: usize,
     fail_fast: bool,
 ) -> Vec<JobReport> {
+    let board = Board::default();
+    deploy_batch_on(&board, client, jobs, options, parallel, fail_fast).await
+}
+
+/// The board of a batch of `jobs`: every job not started yet.
+pub fn board_for(client: &NomadClient, jobs: &[Job]) -> Board {
+    Board::new(jobs.iter().map(|job| {
+        (
+            job.id.clone().unwrap_or_default(),
+            client.namespace_for(Some(job)),
+        )
+    }))
+}
+
+/// [`deploy_batch`], recording each job's stage on `board` (job number i is row i). Dropping
+/// the returned future stops every job where it is (the tasks are aborted, not left running).
+pub async fn deploy_batch_on(
+    board: &Board,
+    client: &NomadClient,
+    jobs: Vec<Job>,
+    options: &PipelineOptions,
+    parallel: usize,
+    fail_fast: bool,
+) -> Vec<JobReport> {
     let permits = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::with_capacity(jobs.len());
-    for job in jobs {
+    let mut abort_on_drop = AbortOnDrop(Vec::with_capacity(jobs.len()));
+    for (index, job) in jobs.into_iter().enumerate() {
         let (client, options, stop) = (client.clone(), options.clone(), stop.clone());
         // Take the permit here, in input order, so jobs start in the order given and
         // --fail-fast skips exactly the jobs after a failure (spawned tasks race otherwise).
         let permit = permits.clone().acquire_owned().await;
-        tasks.push(tokio::spawn(async move {
+        let board = board.clone();
+        let task = tokio::spawn(async move {
             let _permit = permit;
             let job_id = job.id.clone().unwrap_or_default();
             let namespace = client.namespace_for(Some(&job));
             let started = Instant::now();
+            let progress = pipeline::Progress::new(&job_id, options.quiet, board.clone(), index);
             let outcome = if fail_fast && stop.load(Ordering::SeqCst) {
                 Outcome::Skipped
             } else {
-                pipeline::deploy_job(&client, &job, &options).await
+                pipeline::deploy_job(&client, &job, &options, &progress).await
             };
+            board.set(index, JobStage::Finished(outcome.label()));
             if outcome.exit_code() != 0 {
                 stop.store(true, Ordering::SeqCst);
             }
@@ -97,7 +128,9 @@ pub async fn deploy_batch(
                 outcome,
                 elapsed: started.elapsed(),
             }
-        }));
+        });
+        abort_on_drop.0.push(task.abort_handle());
+        tasks.push(task);
     }
     let mut reports = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -112,6 +145,18 @@ pub async fn deploy_batch(
         });
     }
     reports
+}
+
+/// Aborts the batch's tasks when the batch's future is dropped (an interrupted batch), so that
+/// none of them goes on after the table of how far they got has been printed.
+struct AbortOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// The summary table printed on stdout after a batch.
@@ -149,6 +194,7 @@ pub fn render_summary(reports: &[JobReport]) -> String {
         "registered",
         "placement failed",
         "failed",
+        "unconfirmed",
         "skipped",
     ] {
         let n = count(label);
@@ -171,13 +217,32 @@ pub fn run(settings: DeploySettings) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let client = NomadClient::new(settings.connection).context("Nomad connection settings")?;
-    let reports = runtime.block_on(deploy_batch(
-        &client,
-        jobs,
-        &settings.pipeline,
-        settings.parallel,
-        settings.fail_fast,
-    ));
+    let board = board_for(&client, &jobs);
+    let finished = runtime.block_on(async {
+        tokio::select! {
+            reports = deploy_batch_on(
+                &board,
+                &client,
+                jobs,
+                &settings.pipeline,
+                settings.parallel,
+                settings.fail_fast,
+            ) => Ok(reports),
+            signal = interrupt::signalled() => Err(signal),
+        }
+    });
+    let reports = match finished {
+        Ok(reports) => reports,
+        Err(signal) => {
+            eprintln!(
+                "{}: stopped following; nothing is undone on the cluster (registered jobs keep \
+                 deploying there)",
+                signal.name()
+            );
+            print!("{}", board.render());
+            return Ok(ExitCode::from(signal.exit_code()));
+        }
+    };
     for report in reports.iter().filter(|r| r.outcome.exit_code() != 0) {
         eprintln!(
             "error: job {:?}: {}",

@@ -7,6 +7,7 @@
 //! failure (the connection dropped after the request was sent) the job is read back first, so
 //! that one run never registers the same job twice. Batching and the summary are in `mod.rs`.
 
+use crate::deploy::interrupt::{Board, JobStage};
 use crate::deploy::plan_view::{placement_reason, render_plan};
 use crate::nomad::client::{
     Deployment, DeploymentGroup, Evaluation, NomadClient, NomadError, QueryOptions,
@@ -40,6 +41,9 @@ pub enum Outcome {
     PlacementFailed(String),
     /// Rejected, failed deployment, conflict, or an error talking to the cluster.
     Failed(String),
+    /// The register request got no answer and reading the job back could not confirm it
+    /// landed: it may or may not be registered.
+    Unconfirmed(String),
     /// Not attempted because an earlier job failed under `--fail-fast`.
     Skipped,
 }
@@ -49,7 +53,7 @@ impl Outcome {
         match self {
             Outcome::Deployed(_) | Outcome::Planned(_) | Outcome::Registered(_) => 0,
             Outcome::PlacementFailed(_) => 2,
-            Outcome::Failed(_) | Outcome::Skipped => 1,
+            Outcome::Failed(_) | Outcome::Unconfirmed(_) | Outcome::Skipped => 1,
         }
     }
     pub fn label(&self) -> &'static str {
@@ -59,6 +63,7 @@ impl Outcome {
             Outcome::Registered(_) => "registered",
             Outcome::PlacementFailed(_) => "placement failed",
             Outcome::Failed(_) => "failed",
+            Outcome::Unconfirmed(_) => "unconfirmed",
             Outcome::Skipped => "skipped",
         }
     }
@@ -68,26 +73,36 @@ impl Outcome {
             | Outcome::Planned(d)
             | Outcome::Registered(d)
             | Outcome::PlacementFailed(d)
-            | Outcome::Failed(d) => d,
+            | Outcome::Failed(d)
+            | Outcome::Unconfirmed(d) => d,
             Outcome::Skipped => "not attempted (--fail-fast)",
         }
     }
 }
 
-/// Prints progress for one job, every line prefixed with the job ID so that parallel jobs can
-/// be told apart. Progress goes to stderr; stdout carries only the summary.
+/// Progress of one job: lines on stderr, every one prefixed with the job ID so that parallel
+/// jobs can be told apart (stdout carries only the summary), and the job's stage on the batch's
+/// [`Board`], for the table printed if the batch is interrupted.
 #[derive(Debug, Clone)]
 pub struct Progress {
     prefix: String,
     quiet: bool,
+    board: Board,
+    index: usize,
 }
 
 impl Progress {
-    pub fn new(job_id: &str, quiet: bool) -> Self {
+    /// Progress of job number `index` of the batch whose stages `board` keeps.
+    pub fn new(job_id: &str, quiet: bool, board: Board, index: usize) -> Self {
         Progress {
             prefix: format!("[{job_id}]"),
             quiet,
+            board,
+            index,
         }
+    }
+    pub fn stage(&self, stage: JobStage) {
+        self.board.set(self.index, stage);
     }
     pub fn line(&self, text: impl AsRef<str>) {
         if self.quiet {
@@ -156,10 +171,15 @@ fn explain(client: &NomadClient, action: &str, err: &NomadError) -> String {
 }
 
 /// Run the pipeline for one job and say how it ended. Never panics; errors become outcomes.
-pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptions) -> Outcome {
+pub async fn deploy_job(
+    client: &NomadClient,
+    job: &Job,
+    options: &PipelineOptions,
+    progress: &Progress,
+) -> Outcome {
     let job_id = job.id.clone().unwrap_or_default();
-    let progress = Progress::new(&job_id, options.quiet);
     let namespace = client.namespace_for(Some(job));
+    progress.stage(JobStage::Checking);
 
     // 1. Validate on the cluster: its rules, its words.
     match client.validate(job).await {
@@ -221,12 +241,12 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
         &namespace,
         plan.value.job_modify_index,
         plan.index,
-        &progress,
+        progress,
     )
     .await
     {
         Ok(registered) => registered,
-        Err(message) => return Outcome::Failed(message),
+        Err(outcome) => return outcome,
     };
     let Some((eval_id, eval_index)) = registered else {
         return Outcome::Registered(
@@ -234,6 +254,9 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
         );
     };
     progress.line(format!("Job registered; evaluation ID {eval_id}"));
+    progress.stage(JobStage::Registered {
+        evaluation: eval_id.clone(),
+    });
     if options.stage == Stage::Register {
         return Outcome::Registered(format!("registered; evaluation {}", short(&eval_id)));
     }
@@ -245,14 +268,16 @@ pub async fn deploy_job(client: &NomadClient, job: &Job, options: &PipelineOptio
         &job_id,
         (eval_id, eval_index),
         options,
-        &progress,
+        progress,
     )
     .await
 }
 
 /// Register with EnforceIndex; `Ok(Some((eval ID, eval create index)))` when registered,
-/// `Ok(None)` when registered without an evaluation. Transient failures are retried; after an ambiguous one the job is
-/// read back to find out whether the first attempt landed.
+/// `Ok(None)` when registered without an evaluation, `Err(outcome)` when not (or not known to
+/// be). Transient failures are retried; after an ambiguous one (no answer, but the request may
+/// have arrived) the job is read back first, so that a lost answer is neither taken for a
+/// failure nor followed by a second register.
 async fn register(
     client: &NomadClient,
     job: &Job,
@@ -260,10 +285,11 @@ async fn register(
     enforce_index: u64,
     index_before: u64,
     progress: &Progress,
-) -> Result<Option<(String, u64)>, String> {
+) -> Result<Option<(String, u64)>, Outcome> {
     let policy = client.settings().retry;
     let mut retry = 0;
     loop {
+        progress.stage(JobStage::Registering);
         let failure = match client.register_once(job, Some(enforce_index)).await {
             Ok(response) => {
                 if !response.value.warnings.trim().is_empty() {
@@ -286,27 +312,42 @@ async fn register(
             .body()
             .filter(|b| b.starts_with("Enforcing job modify index"))
         {
-            return Err(format!(
+            return Err(Outcome::Failed(format!(
                 "not registered: the job changed on the cluster after it was planned ({}); \
                  someone else's change was kept — plan again to see it",
                 body.trim()
-            ));
+            )));
         }
-        if !failure.is_transient() || retry + 1 >= policy.attempts {
-            return Err(explain(client, "register", &failure));
-        }
+        let may_retry = failure.is_transient() && retry + 1 < policy.attempts;
         if failure.is_ambiguous() {
             progress.line(format!(
-                "register: no answer ({failure}); reading the job back before trying again"
+                "register: no answer ({failure}); reading the job back to see whether it landed"
             ));
             match registration_landed(client, job, namespace, enforce_index, index_before).await {
-                Ok(Some(eval)) => {
-                    progress.line("register: the first attempt had landed; not registering again");
+                Landed::Yes(eval) => {
+                    progress.line(
+                        "register: the first attempt had landed (only its answer was lost); not \
+                         registering again",
+                    );
                     return Ok(Some(eval));
                 }
-                Ok(None) => {}
-                Err(message) => return Err(message),
+                Landed::Changed(message) => return Err(Outcome::Failed(message)),
+                Landed::No if may_retry => {}
+                Landed::No => {
+                    return Err(unconfirmed(
+                        client,
+                        job,
+                        namespace,
+                        &failure,
+                        "it had not landed when read back, but the server may still apply it",
+                    ));
+                }
+                Landed::Unknown(why) => {
+                    return Err(unconfirmed(client, job, namespace, &failure, &why));
+                }
             }
+        } else if !may_retry {
+            return Err(Outcome::Failed(explain(client, "register", &failure)));
         } else {
             progress.line(format!("register: {failure}; retrying"));
         }
@@ -315,21 +356,51 @@ async fn register(
     }
 }
 
-/// After a register whose answer was lost: did it land? `Ok(Some(eval))` if the stored job is
-/// ours and a register evaluation newer than the plan exists; `Ok(None)` if nothing changed;
-/// `Err` if someone else changed the job meanwhile.
+/// A register whose answer was lost and whose effect could not be confirmed.
+fn unconfirmed(
+    client: &NomadClient,
+    job: &Job,
+    namespace: &str,
+    failure: &NomadError,
+    why: &str,
+) -> Outcome {
+    let id = job.id.as_deref().unwrap_or_default();
+    Outcome::Unconfirmed(format!(
+        "may have been registered: the register request got no answer ({failure}) and {why}; \
+         read it back with `nomad job status -address={} -namespace={namespace} {id}` (or run \
+         `knative2nomad deploy --plan` on the same files: a plan without changes means it \
+         landed)",
+        client.settings().display_address()
+    ))
+}
+
+/// What reading the job back after a lost register answer says.
+enum Landed {
+    /// Our spec is stored and a register evaluation newer than the plan exists.
+    Yes((String, u64)),
+    /// Nothing changed since the plan.
+    No,
+    /// Someone else's change is stored: the message says so.
+    Changed(String),
+    /// The read failed: why.
+    Unknown(String),
+}
+
+/// After a register whose answer was lost: did it land?
 async fn registration_landed(
     client: &NomadClient,
     job: &Job,
     namespace: &str,
     enforce_index: u64,
     index_before: u64,
-) -> Result<Option<(String, u64)>, String> {
+) -> Landed {
     let id = job.id.as_deref().unwrap_or_default();
     let stored = match client.job(namespace, id).await {
         Ok(stored) => stored.value,
-        Err(err) if err.status() == Some(404) => return Ok(None),
-        Err(err) => return Err(explain(client, "reading the job back", &err)),
+        Err(err) if err.status() == Some(404) => return Landed::No,
+        Err(err) => {
+            return Landed::Unknown(format!("reading it back failed too ({err})"));
+        }
     };
     let stored_index = stored
         .get("JobModifyIndex")
@@ -337,24 +408,26 @@ async fn registration_landed(
         .unwrap_or(0);
     let ours = serde_json::to_value(job).unwrap_or(Value::Null);
     let same_spec = is_subset(&ours, &stored, true);
-    let evals = client
-        .job_evaluations(namespace, id)
-        .await
-        .map_err(|err| explain(client, "reading the job's evaluations", &err))?;
-    let new_register_eval = evals.value.iter().find(|eval: &&Evaluation| {
+    let evals = match client.job_evaluations(namespace, id).await {
+        Ok(evals) => evals.value,
+        Err(err) => {
+            return Landed::Unknown(format!("reading its evaluations back failed too ({err})"));
+        }
+    };
+    let new_register_eval = evals.iter().find(|eval: &&Evaluation| {
         eval.triggered_by == "job-register"
             && eval.create_index > index_before
             && eval.job_modify_index == stored_index
     });
     let changed = stored_index != enforce_index || (enforce_index == 0);
     match (same_spec, new_register_eval) {
-        (true, Some(eval)) => Ok(Some((eval.id.clone(), eval.create_index))),
-        (false, _) if changed => Err(format!(
+        (true, Some(eval)) => Landed::Yes((eval.id.clone(), eval.create_index)),
+        (false, _) if changed => Landed::Changed(format!(
             "not registered: the job changed on the cluster after it was planned (job modify \
              index {enforce_index} → {stored_index}, not our spec); someone else's change was \
              kept — plan again to see it"
         )),
-        _ => Ok(None),
+        _ => Landed::No,
     }
 }
 
@@ -490,6 +563,9 @@ async fn follow_deployment(
     let mut rollback_checked = false;
     loop {
         progress.line(format!("Monitoring deployment {}", short(&deployment_id)));
+        progress.stage(JobStage::Deploying {
+            deployment: deployment_id.clone(),
+        });
         let mut last_shown = String::new();
         let mut query = QueryOptions::default();
         let deployment: Deployment = loop {

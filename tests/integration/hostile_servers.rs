@@ -6,12 +6,13 @@
 //! anywhere, nothing sent elsewhere, an exit instead of a hang) and bounds every child process
 //! with a watchdog instead of timing it.
 
+use crate::support::nomad_double::{DoubleConfig, Fault, FaultKind, NomadDouble, SimulatedRunner};
 use assert_cmd::Command;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -394,4 +395,199 @@ async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
         run.stderr
     );
     assert!(!run.all().contains(TOKEN), "{}", run.all());
+}
+
+/// Item 9: with `--retry-attempts 1`, a register whose answer is lost is read back: found, the
+/// deploy goes on (no second register).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_register_answer_is_read_back_even_without_retries() {
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    double.inject(Fault::new(
+        "PUT",
+        "/v1/jobs",
+        FaultKind::DropAfterHandling,
+        1,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(dir.path(), "web");
+
+    let run = run(vec![
+        "deploy".into(),
+        job.display().to_string(),
+        "--address".into(),
+        double.address(),
+        "--retry-attempts".into(),
+        "1".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("first attempt had landed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(double.count("PUT", "/v1/jobs"), 1);
+}
+
+/// Item 9: when the answer is lost and the read-back fails too, the job is reported as maybe
+/// registered, with how to find out — not as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_register_answer_that_cannot_be_read_back_says_may_have_been_registered() {
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    double.inject(Fault::new(
+        "PUT",
+        "/v1/jobs",
+        FaultKind::DropAfterHandling,
+        1,
+    ));
+    double.inject(Fault::new(
+        "GET",
+        "/v1/job/web",
+        FaultKind::DropBeforeHandling,
+        1,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(dir.path(), "web");
+
+    let run = run(vec![
+        "deploy".into(),
+        job.display().to_string(),
+        "--address".into(),
+        double.address(),
+        "--retry-attempts".into(),
+        "1".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("may have been registered")
+            && run.stderr.contains("nomad job status")
+            && run.stderr.contains("-namespace=default web"),
+        "{}",
+        run.stderr
+    );
+    let result = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .and_then(|l| l.split_whitespace().nth(2));
+    assert_eq!(result, Some("unconfirmed"), "{}", run.stdout);
+    assert!(double.job("default", "web").is_some(), "it was registered");
+    assert_eq!(double.count("PUT", "/v1/jobs"), 1, "and not sent again");
+}
+
+/// Runs `deploy` as a child process, waits until the double has been asked about a
+/// deployment (the deploy is following it), sends `signal`, and returns the exit code and
+/// output. The waits are bounded by the watchdog.
+async fn deploy_then_signal(double: &NomadDouble, files: Vec<PathBuf>, signal: i32) -> Run {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_knative2nomad"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("NOMAD_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("deploy")
+        .args(&files)
+        .args(["--address", &double.address(), "--parallel", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    let pid = child.id() as i32;
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let started = Instant::now();
+    while !double
+        .requests()
+        .iter()
+        .any(|r| r.path.starts_with("/v1/deployment/"))
+    {
+        assert!(
+            started.elapsed() < WATCHDOG,
+            "the deploy never followed a deployment"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: kill(2) on the pid of our own child, which has not been waited for yet.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill failed");
+    let output = tokio::task::spawn_blocking(move || finished.recv_timeout(WATCHDOG))
+        .await
+        .unwrap();
+    let Ok(Ok(output)) = output else {
+        // SAFETY: as above; the child outlived the watchdog, so end it before failing.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        panic!("the deploy did not exit after the signal (watchdog)");
+    };
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn never_healthy() -> DoubleConfig {
+    DoubleConfig {
+        runner: Arc::new(SimulatedRunner {
+            healthy_after: Duration::from_secs(3600),
+            ..SimulatedRunner::default()
+        }),
+        ..DoubleConfig::default()
+    }
+}
+
+/// Item 9: Ctrl-C while following a deployment stops, prints how far each job got and exits
+/// 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_while_following_prints_the_state_table_and_exits_130() {
+    let double = NomadDouble::start(never_healthy()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![
+        job_file(dir.path(), "first"),
+        job_file(dir.path(), "second"),
+    ];
+
+    let run = deploy_then_signal(&double, files, libc::SIGINT).await;
+
+    assert_eq!(run.code, Some(130), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted (SIGINT)"),
+        "{}",
+        run.stderr
+    );
+    let first = run.stdout.lines().find(|l| l.starts_with("first"));
+    let second = run.stdout.lines().find(|l| l.starts_with("second"));
+    assert!(
+        first.is_some_and(|l| l.contains("deploying (deployment")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        second.is_some_and(|l| l.contains("not started")),
+        "{}",
+        run.stdout
+    );
+    assert!(double.job("default", "first").is_some());
+    assert!(double.job("default", "second").is_none());
+}
+
+/// Item 9: SIGTERM does the same and exits 143 (128 + 15).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_following_prints_the_state_table_and_exits_143() {
+    let double = NomadDouble::start(never_healthy()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = vec![job_file(dir.path(), "only")];
+
+    let run = deploy_then_signal(&double, files, libc::SIGTERM).await;
+
+    assert_eq!(run.code, Some(143), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("deploying (deployment"),
+        "{}",
+        run.stdout
+    );
 }
