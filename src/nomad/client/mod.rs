@@ -41,6 +41,7 @@ pub use types::{
 
 use crate::nomad::model::Job;
 use crate::redact::Redactor;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A Nomad API client. Cheap to clone (reqwest pools connections).
@@ -49,8 +50,9 @@ pub struct NomadClient {
     http: reqwest::Client,
     base: String,
     /// The token (and an address password) to cut out of everything the server sends back.
-    redactor: Redactor,
-    settings: ConnectionSettings,
+    redactor: Arc<Redactor>,
+    /// Shared by the clones, which every parallel job and blocking query takes.
+    settings: Arc<ConnectionSettings>,
 }
 
 /// Longest wait for a connection: a reachable agent accepts within milliseconds.
@@ -76,12 +78,12 @@ impl NomadClient {
         let http = builder
             .build()
             .map_err(|e| NomadError::Config(format!("building the HTTP client: {e}")))?;
-        let redactor = Redactor::new(settings.secrets());
+        let redactor = Arc::new(Redactor::new(settings.secrets()));
         Ok(NomadClient {
             http,
             base,
             redactor,
-            settings,
+            settings: Arc::new(settings),
         })
     }
 
