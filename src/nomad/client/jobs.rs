@@ -1,6 +1,6 @@
-//! Job endpoints (`/v1/jobs`, `/v1/job/:id/...`, `/v1/validate/job`), as Nomad's `api/jobs.go`
-//! groups them: validate, plan, register, read, deregister, the job's evaluations, allocations
-//! and latest deployment, and scaling.
+//! Job endpoints (`/v1/jobs`, `/v1/job/:id/...`, `/v1/validate/job`, `/v1/jobs/parse`), as
+//! Nomad's `api/jobs.go` groups them: parse, validate, plan, register, read, deregister, the
+//! job's evaluations, allocations and latest deployment, and scaling.
 
 use super::NomadClient;
 use super::error::NomadError;
@@ -35,6 +35,17 @@ struct JobRequest<'a> {
     diff: bool,
 }
 
+/// `api.JobsParseRequest`: `Variables` is the content of one variables file (HCL2).
+#[derive(Serialize)]
+struct ParseRequest<'a> {
+    #[serde(rename = "JobHCL")]
+    job_hcl: &'a str,
+    #[serde(rename = "Variables", skip_serializing_if = "str::is_empty")]
+    variables: &'a str,
+    #[serde(rename = "Canonicalize")]
+    canonicalize: bool,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct ScaleRequest<'a> {
@@ -44,6 +55,26 @@ struct ScaleRequest<'a> {
 }
 
 impl NomadClient {
+    /// `POST /v1/jobs/parse`: the job as the server's HCL2 parser reads `hcl` with `variables`
+    /// (the content of a variables file), as API JSON. Not canonicalized: unset fields stay
+    /// unset, as Nomad's CLI sends them (register canonicalizes on the server). Needs
+    /// `parse-job` or `submit-job` in `namespace`. Safe to repeat, so retried on transient
+    /// failures.
+    pub async fn parse_hcl(
+        &self,
+        namespace: &str,
+        hcl: &str,
+        variables: &str,
+    ) -> Result<Indexed<Value>, NomadError> {
+        let request = ParseRequest {
+            job_hcl: hcl,
+            variables,
+            canonicalize: false,
+        };
+        self.send_json(Method::POST, "/v1/jobs/parse", Some(namespace), &request)
+            .await
+    }
+
     /// `PUT /v1/validate/job`: validation problems come back as data, not as an error.
     pub async fn validate(&self, job: &Job) -> Result<Indexed<ValidateResponse>, NomadError> {
         let ns = self.namespace_for(Some(job));

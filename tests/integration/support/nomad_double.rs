@@ -47,7 +47,11 @@
 //! `GET|DELETE /v1/job/:id`, `PUT|POST /v1/validate/job`, `PUT|POST /v1/job/:id/plan`,
 //! `GET /v1/job/:id/allocations`, `GET /v1/job/:id/evaluations`, `GET /v1/job/:id/deployment`, `GET /v1/job/:id/deployments`,
 //! `GET|PUT|POST /v1/job/:id/scale`, `GET /v1/evaluation/:id`, `GET /v1/deployment/:id`,
-//! `GET /v1/allocation/:id`, `GET /v1/status/leader`, `GET /v1/agent/self`.
+//! `GET /v1/allocation/:id`, `GET /v1/status/leader`, `GET /v1/agent/self`, and
+//! `PUT|POST /v1/jobs/parse` (answered by Nomad's own parser when `../shared` has it: see
+//! [`parse`]).
+
+pub mod parse;
 
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -533,6 +537,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        501 => "Not Implemented",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
@@ -735,6 +740,8 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
         .clone()
         .unwrap_or_else(|| "default".to_string());
     match (method, segments.as_slice()) {
+        ("PUT" | "POST", ["v1", "jobs", "parse"]) => parse::parse(shared, request, &query).await,
+        (_, ["v1", "jobs", "parse"]) => Response::text(405, "Invalid method"),
         ("PUT" | "POST", ["v1", "jobs"]) => register(shared, request, &query, None),
         ("GET", ["v1", "jobs"]) => guard(shared, request, &namespace_for_read, false, || {
             list_jobs(shared, &namespace_for_read)
