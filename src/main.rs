@@ -325,6 +325,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    use knative2nomad::deploy::jobspec::{HclFile, check_declared, needs_nomad};
     let cluster = match args.nomad.settings_if_given() {
         Some(settings) => Some(cluster_client(settings)?),
         None => None,
@@ -333,11 +334,50 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         Some(_) => Some(tokio::runtime::Runtime::new()?),
         None => None,
     };
+    // With a cluster, HCL this tool did not write is read by the cluster's own parser, with the
+    // input variables given (as `deploy` reads it).
+    let values = knative2nomad::deploy::variables::Values::collect(&args.variables.variables())?;
+    let for_nomad: Vec<HclFile> = match cluster {
+        Some(_) => args
+            .files
+            .iter()
+            .filter_map(|file| {
+                let text = std::fs::read_to_string(file).ok()?;
+                needs_nomad(file, &text).then(|| HclFile::new(file.clone(), text))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Err(problems) = check_declared(&for_nomad.iter().collect::<Vec<_>>(), &values) {
+        anyhow::bail!("{problems}");
+    }
     let mut bad = 0;
     for file in &args.files {
-        let mut problems = knative2nomad::nomad::validate::validate_file(file);
+        let hcl = for_nomad.iter().find(|h| &h.path == file);
+        let (mut problems, job) = match (hcl, &cluster, &runtime) {
+            (Some(hcl), Some(client), Some(rt)) => {
+                match rt.block_on(hcl.parse_with_nomad(client, &values)) {
+                    Ok(value) => (
+                        knative2nomad::nomad::validate::validate_value(&value),
+                        serde_json::from_value(value).map_err(|e| format!("wrong type: {e}")),
+                    ),
+                    Err(problem) => {
+                        let prefix = format!("{}: ", file.display());
+                        let problem = problem
+                            .strip_prefix(&prefix)
+                            .unwrap_or(&problem)
+                            .to_string();
+                        (vec![problem.clone()], Err(problem))
+                    }
+                }
+            }
+            _ => (
+                knative2nomad::nomad::validate::validate_file(file),
+                knative2nomad::nomad::validate::read_job_file(file),
+            ),
+        };
         if let (Some(client), Some(rt)) = (&cluster, &runtime) {
-            match knative2nomad::nomad::validate::read_job_file(file) {
+            match job {
                 Ok(job) => match rt.block_on(client.validate(&job)) {
                     Ok(answer) => {
                         let answer = answer.value;

@@ -2,6 +2,7 @@
 
 use super::mapping::{MappingArgs, PlacementArgs};
 use super::nomad::NomadArgs;
+use super::variables::VariableArgs;
 use crate::deploy::{DeploySettings, PipelineOptions, Stage};
 use clap::Args;
 use std::path::PathBuf;
@@ -9,13 +10,17 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// Knative sources (converted in-process as `convert` does), job files written by `convert`
-    /// (HCL, or JSON: `{"Job": ...}` or a bare job, several per file), directories holding
-    /// them, or `-` for JSON on stdin.
+    /// Knative sources (converted in-process as `convert` does), Nomad job files (JSON:
+    /// `{"Job": ...}` or a bare job, several per file; HCL: those `convert` wrote are read
+    /// here, any other by the cluster's own parser), directories holding them, or `-` for JSON
+    /// on stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub nomad: NomadArgs,
+    /// Input variables of HCL job files that Nomad parses.
+    #[command(flatten)]
+    pub variables: VariableArgs,
     /// Conversion settings for Knative sources, as for `convert`.
     #[command(flatten)]
     pub mapping: MappingArgs,
@@ -63,6 +68,7 @@ impl DeployArgs {
             },
             parallel: usize::from(self.parallel),
             fail_fast: self.fail_fast,
+            variables: self.variables.variables(),
         })
     }
 }

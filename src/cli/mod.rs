@@ -21,6 +21,7 @@ mod mapping;
 mod nomad;
 mod validate;
 mod values;
+mod variables;
 mod verify;
 
 pub use convert::{CheckArgs, ConvertArgs, MessageFormat};
@@ -31,6 +32,7 @@ pub use mapping::{MappingArgs, PlacementArgs};
 pub use nomad::NomadArgs;
 pub use validate::{ExplainArgs, ValidateArgs};
 pub use values::{FormatArg, ScaleToZeroArg, ServiceProviderArg};
+pub use variables::VariableArgs;
 pub use verify::VerifyArgs;
 
 use clap::{Parser, Subcommand};

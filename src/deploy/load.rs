@@ -1,8 +1,10 @@
 //! Reading the jobs to deploy: Nomad API JSON as written by `convert --format json` (one or
-//! more `{"Job": {...}}` objects, or bare job objects), HCL job files as `convert` writes them,
-//! and Knative sources, converted in-process exactly as `convert` would. Files, directories or
-//! stdin (JSON). Nothing is sent to a cluster from this module.
+//! more `{"Job": {...}}` objects, or bare job objects), HCL job files (those `convert` wrote are
+//! read here; any other is set aside for Nomad's own parser, see `jobspec`), and Knative
+//! sources, converted in-process exactly as `convert` would. Files, directories or stdin
+//! (JSON). Nothing is sent to a cluster from this module.
 
+use super::jobspec::{HclFile, ReadBy, needs_nomad};
 use crate::config::ConvertOptions;
 use crate::nomad::model::Job;
 use anyhow::{Context, Result, bail};
@@ -10,9 +12,22 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Load every job from `paths` (files, directories walked for `*.json`, or `-` for stdin), in
-/// order. The first unreadable or unsupported input stops loading, naming the file.
-pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Job>> {
+/// One job as loaded: read already, or an HCL file waiting for Nomad's parser.
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    Ready {
+        job: Box<Job>,
+        /// The file it came from, as given.
+        file: String,
+        read_by: ReadBy,
+    },
+    ForNomad(HclFile),
+}
+
+/// Load every job from `paths` (files, directories walked for job files and Knative sources,
+/// or `-` for JSON on stdin), in order. The first unreadable or unsupported input stops
+/// loading, naming the file.
+pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Loaded>> {
     let mut jobs = Vec::new();
     // Knative sources are converted together, so ConfigMaps resolve across files as in convert.
     let mut knative_sources = Vec::new();
@@ -22,7 +37,11 @@ pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Job>
             std::io::stdin()
                 .read_to_string(&mut text)
                 .context("reading standard input")?;
-            jobs.extend(parse_json_jobs(&text, Path::new("<stdin>"))?);
+            jobs.extend(ready(
+                parse_json_jobs(&text, Path::new("<stdin>"))?,
+                "<stdin>",
+                ReadBy::Json,
+            ));
         } else if path.is_dir() {
             for file in job_files_under(path)? {
                 if is_knative_source(&file) {
@@ -43,13 +62,21 @@ pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Job>
     Ok(jobs)
 }
 
+fn ready(jobs: Vec<Job>, file: &str, read_by: ReadBy) -> impl Iterator<Item = Loaded> + '_ {
+    jobs.into_iter().map(move |job| Loaded::Ready {
+        job: Box::new(job),
+        file: file.to_string(),
+        read_by,
+    })
+}
+
 fn is_knative_source(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
 /// Converts Knative sources as `convert` does; any error (or a warning under --strict) stops
 /// the deploy before anything is sent, with the findings printed.
-fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Job>> {
+fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Loaded>> {
     let batch = crate::batch::run(paths, opts);
     let blocking: Vec<String> = batch
         .all_findings()
@@ -68,7 +95,13 @@ fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Job>>
     Ok(batch
         .services
         .iter()
-        .filter_map(|s| s.job().cloned())
+        .filter_map(|s| {
+            Some(Loaded::Ready {
+                job: Box::new(s.job()?.clone()),
+                file: s.source.to_string(),
+                read_by: ReadBy::Conversion,
+            })
+        })
         .collect())
 }
 
@@ -102,21 +135,28 @@ fn job_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn load_file(path: &Path) -> Result<Vec<Job>> {
+fn load_file(path: &Path) -> Result<Vec<Loaded>> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if name.ends_with(".hcl") || name.ends_with(".nomad") {
-        let value = crate::nomad::hcl::parse_job(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let job: Job = serde_json::from_value(value)
-            .with_context(|| format!("{}: not a Nomad job", path.display()))?;
-        return Ok(vec![job]);
+    let file = path.display().to_string();
+    if !(name.ends_with(".hcl") || name.ends_with(".nomad")) {
+        return Ok(ready(parse_json_jobs(&text, path)?, &file, ReadBy::Json).collect());
     }
-    parse_json_jobs(&text, path)
+    if needs_nomad(path, &text) {
+        return Ok(vec![Loaded::ForNomad(HclFile::new(
+            path.to_path_buf(),
+            text,
+        ))]);
+    }
+    let value = crate::nomad::hcl::parse_job(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let job: Job = serde_json::from_value(value)
+        .with_context(|| format!("{}: not a Nomad job", path.display()))?;
+    Ok(ready(vec![job], &file, ReadBy::OurParser).collect())
 }
 
 /// Parse a stream of JSON objects, each `{"Job": {...}}` or a bare job.
@@ -178,17 +218,31 @@ mod tests {
         assert_eq!(jobs[1].id.as_deref(), Some("b"));
     }
 
+    fn job_of(loaded: &Loaded) -> (&Job, ReadBy) {
+        match loaded {
+            Loaded::Ready { job, read_by, .. } => (job, *read_by),
+            Loaded::ForNomad(file) => panic!("{} left for Nomad", file.path.display()),
+        }
+    }
+
     #[test]
-    fn reads_hcl_and_knative_sources() {
+    fn reads_our_hcl_and_knative_sources_and_leaves_other_hcl_to_nomad() {
         let opts = ConvertOptions::default();
         let dir = tempfile::tempdir().unwrap();
         let knative = std::path::PathBuf::from("testdata/services/15-resources.yaml");
         let from_source = load_jobs(std::slice::from_ref(&knative), &opts).unwrap();
         assert_eq!(from_source.len(), 1);
+        let (job, read_by) = job_of(&from_source[0]);
+        assert_eq!(read_by, ReadBy::Conversion);
         let hcl = dir.path().join("sized.nomad.hcl");
-        std::fs::write(&hcl, crate::nomad::hcl::render_job(&from_source[0])).unwrap();
-        let from_hcl = load_jobs(&[hcl], &opts).unwrap();
-        assert_eq!(from_hcl, from_source);
+        let ours =
+            crate::output::render(job, "15-resources.yaml", crate::output::OutputFormat::Hcl);
+        std::fs::write(&hcl, &ours).unwrap();
+        let from_hcl = load_jobs(std::slice::from_ref(&hcl), &opts).unwrap();
+        assert_eq!(job_of(&from_hcl[0]), (job, ReadBy::OurParser));
+        std::fs::write(&hcl, crate::nomad::hcl::render_job(job)).unwrap();
+        let hand_written = load_jobs(&[hcl], &opts).unwrap();
+        assert!(matches!(hand_written[0], Loaded::ForNomad(_)));
         let bad = std::path::PathBuf::from("testdata/invalid/bad-cpu.yaml");
         let err = load_jobs(&[bad], &opts).unwrap_err().to_string();
         assert!(

@@ -1,16 +1,19 @@
 //! `knative2nomad deploy`: register job files on a Nomad cluster and follow them to healthy, the
 //! way `nomad job run -check-index` does, for one job or a batch in parallel.
 //!
-//! Layout: [`load`] reads the jobs (the seam where HCL and Knative inputs will plug in),
+//! Layout: [`load`] reads the jobs (JSON, HCL this tool wrote, Knative sources), [`jobspec`]
+//! has every other HCL file read by Nomad's own parser with the [`variables`] given,
 //! [`pipeline`] takes one job through validate → plan → register → evaluation → deployment,
 //! [`plan_view`] renders plans, [`interrupt`] stops the batch on SIGINT/SIGTERM with a table of
 //! how far each job got. This module runs the batch, prints the summary and chooses the exit
 //! code. It does not convert anything and does not talk HTTP itself (`nomad::client`).
 
 pub mod interrupt;
+pub mod jobspec;
 pub mod load;
 pub mod pipeline;
 pub mod plan_view;
+pub mod variables;
 
 pub use load::load_jobs;
 pub use pipeline::{Outcome, PipelineOptions, Stage};
@@ -41,6 +44,8 @@ pub struct DeploySettings {
     pub parallel: usize,
     /// Do not start further jobs once one has failed.
     pub fail_fast: bool,
+    /// `-var`, `-var-file` and `NOMAD_VAR_*`, for HCL files Nomad parses.
+    pub variables: variables::JobVariables,
 }
 
 /// One job's result in a batch.
@@ -210,13 +215,29 @@ pub fn render_summary(reports: &[JobReport]) -> String {
 /// Runs `deploy`: loads the jobs, deploys them, prints each failure and the summary, and returns
 /// the batch's exit code.
 pub fn run(settings: DeploySettings) -> anyhow::Result<ExitCode> {
-    let jobs = load_jobs(&settings.paths, &settings.convert)?;
+    let loaded = load_jobs(&settings.paths, &settings.convert)?;
+    let values = variables::Values::collect(&settings.variables)?;
+    check_declared(&loaded, &values)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let client = NomadClient::new(settings.connection).context("Nomad connection settings")?;
+    let quiet = settings.pipeline.quiet;
+    let read = runtime.block_on(async {
+        tokio::select! {
+            jobs = read_jobs(&client, loaded, &values, quiet) => Ok(jobs),
+            signal = interrupt::signalled() => Err(signal),
+        }
+    });
+    let jobs = match read {
+        Ok(jobs) => jobs?,
+        Err(signal) => {
+            eprintln!("{}: nothing was registered", signal.name());
+            return Ok(ExitCode::from(signal.exit_code()));
+        }
+    };
     let board = board_for(&client, &jobs);
     let finished = runtime.block_on(async {
         tokio::select! {
@@ -252,4 +273,57 @@ pub fn run(settings: DeploySettings) -> anyhow::Result<ExitCode> {
     }
     print!("{}", render_summary(&reports));
     Ok(ExitCode::from(batch_exit_code(&reports)))
+}
+
+/// `-var` and `-var-file` values must be for a variable that a job file declares.
+fn check_declared(loaded: &[load::Loaded], values: &variables::Values) -> anyhow::Result<()> {
+    let files: Vec<&jobspec::HclFile> = loaded
+        .iter()
+        .filter_map(|l| match l {
+            load::Loaded::ForNomad(file) => Some(file),
+            load::Loaded::Ready { .. } => None,
+        })
+        .collect();
+    jobspec::check_declared(&files, values)
+        .map_err(|problems| anyhow::anyhow!("{problems}; nothing was deployed"))
+}
+
+/// Every job ready to deploy: HCL files for Nomad read by its parser (all of them, so that
+/// every problem is reported at once and nothing is registered unless all files read). Says
+/// which way each file was read, as a progress line per job.
+async fn read_jobs(
+    client: &NomadClient,
+    loaded: Vec<load::Loaded>,
+    values: &variables::Values,
+    quiet: bool,
+) -> anyhow::Result<Vec<Job>> {
+    let mut jobs = Vec::with_capacity(loaded.len());
+    let mut problems = Vec::new();
+    for item in loaded {
+        let (job, file, read_by) = match item {
+            load::Loaded::Ready { job, file, read_by } => (*job, file, read_by),
+            load::Loaded::ForNomad(hcl) => match hcl.read_with_nomad(client, values).await {
+                Ok(job) => (job, hcl.path.display().to_string(), jobspec::ReadBy::Nomad),
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            },
+        };
+        if !quiet {
+            eprintln!(
+                "[{}] {file}: {read_by}",
+                job.id.as_deref().unwrap_or_default()
+            );
+        }
+        jobs.push(job);
+    }
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{} job file(s) could not be read; nothing was deployed:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+    Ok(jobs)
 }
