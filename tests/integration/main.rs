@@ -13,6 +13,7 @@ mod completions;
 mod convert_snapshots;
 mod deploy;
 mod deploy_bench;
+mod deploy_hcl;
 mod diagnostics;
 mod hostile_servers;
 mod import;

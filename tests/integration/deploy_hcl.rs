@@ -1,0 +1,669 @@
+//! `deploy` and `validate` of hand-written HCL job files, read by Nomad's own parser through
+//! `POST /v1/jobs/parse` on the double (which runs Nomad's `jobspec2` as the agent does): input
+//! variables from `--var`, `--var-file` and `NOMAD_VAR_*`, diagnostics at the user's file and
+//! line, `file()` refused, and files this tool wrote kept on the local parser. Every test
+//! skips with a notice when `../shared/tools/nomad-jobspec2/jobspec2json` is absent.
+
+use crate::support::nomad_double::parse::jobspec2json;
+use crate::support::nomad_double::{DoubleConfig, NomadDouble, RequestRecord, TokenPolicy};
+use assert_cmd::Command;
+use knative2nomad::nomad::client::{ConnectionSettings, NomadClient};
+use knative2nomad::nomad::model::Job;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// A job file as a team writes it by hand: variables with and without defaults and types, a
+/// local, string templates and a function call.
+const HAND_WRITTEN: &str = r#"variable "image" {
+  type        = string
+  description = "Container image"
+}
+
+variable "replicas" {
+  type    = number
+  default = 1
+}
+
+variable "tags" {
+  type    = list(string)
+  default = []
+}
+
+locals {
+  port = 8080
+}
+
+job "hello" {
+  datacenters = ["*"]
+
+  group "web" {
+    count = var.replicas
+
+    network {
+      port "http" {
+        to = local.port
+      }
+    }
+
+    task "app" {
+      driver = "docker"
+
+      config {
+        image = var.image
+        ports = ["http"]
+      }
+
+      meta {
+        tags = join(",", var.tags)
+      }
+
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"#;
+
+fn parser_present(test: &str) -> bool {
+    if jobspec2json().is_none() {
+        eprintln!(
+            "skipped {test}: ../shared/tools/nomad-jobspec2/jobspec2json (Nomad's own parser) \
+             is not beside the checkout"
+        );
+        return false;
+    }
+    true
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary off the async runtime with no Nomad variables but `env`.
+async fn run(args: Vec<String>, env: Vec<(&'static str, String)>) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::cargo_bin("knative2nomad").unwrap();
+        for (name, _) in std::env::vars() {
+            if name.starts_with("NOMAD_") {
+                command.env_remove(name);
+            }
+        }
+        command.args(&args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn deploy_args(double: &NomadDouble, file: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "deploy".to_string(),
+        file.display().to_string(),
+        "--address".to_string(),
+        double.address(),
+        "--retry-base-delay".to_string(),
+        "5ms".to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn parse_requests(double: &NomadDouble) -> Vec<RequestRecord> {
+    double
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/jobs/parse")
+        .collect()
+}
+
+/// The request log as the closing note shows it: method, path with query, status.
+fn request_log(double: &NomadDouble) -> String {
+    double
+        .requests()
+        .iter()
+        .map(|r| {
+            let query: Vec<String> = r.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            format!("{} {}{query} -> {}", r.method, r.path, r.status)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_written_job_with_variables_deploys_through_nomads_parser() {
+    if !parser_present("a_hand_written_job_with_variables_deploys_through_nomads_parser") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hello.nomad.hcl", HAND_WRITTEN);
+    let vars = write(dir.path(), "prod.vars.hcl", "replicas = 3\n");
+
+    let run = run(
+        deploy_args(
+            &double,
+            &file,
+            &[
+                "--var",
+                "image=ghcr.io/example/hello:1.2",
+                "--var",
+                r#"tags=["blue", "prod"]"#,
+                "--var-file",
+                &vars.display().to_string(),
+            ],
+        ),
+        vec![],
+    )
+    .await;
+    eprintln!(
+        "request log of the end-to-end deploy:\n{}",
+        request_log(&double)
+    );
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "[hello] {}: HCL read by Nomad's parser (POST /v1/jobs/parse)",
+            file.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    let parses = parse_requests(&double);
+    assert_eq!(parses.len(), 1);
+    let body: Value = serde_json::from_str(&parses[0].body).unwrap();
+    assert_eq!(body["JobHCL"], HAND_WRITTEN);
+    assert_eq!(body["Canonicalize"], false);
+    assert_eq!(
+        body["Variables"],
+        "image = \"ghcr.io/example/hello:1.2\"\nreplicas = 3\ntags = [\"blue\", \"prod\"]\n"
+    );
+    let job = double.job("default", "hello").expect("registered");
+    let group = &job["TaskGroups"][0];
+    assert_eq!(group["Count"], 3, "the variables file's value");
+    assert_eq!(
+        group["Tasks"][0]["Config"]["image"],
+        "ghcr.io/example/hello:1.2"
+    );
+    assert_eq!(group["Tasks"][0]["Meta"]["tags"], "blue,prod");
+    assert_eq!(group["Networks"][0]["DynamicPorts"][0]["To"], 8080);
+    assert!(run.stdout.contains("hello") && run.stdout.contains("deployed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nomad_var_from_the_environment_is_used_and_a_flag_wins_over_it() {
+    if !parser_present("nomad_var_from_the_environment_is_used_and_a_flag_wins_over_it") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hello.nomad.hcl", HAND_WRITTEN);
+
+    let env = vec![
+        ("NOMAD_VAR_image", "ghcr.io/example/hello:env".to_string()),
+        ("NOMAD_VAR_replicas", "2".to_string()),
+        (
+            "NOMAD_VAR_undeclared",
+            "ignored, as Nomad ignores it".to_string(),
+        ),
+    ];
+    let run = run(deploy_args(&double, &file, &["--var", "replicas=4"]), env).await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let job = double.job("default", "hello").expect("registered");
+    assert_eq!(
+        job["TaskGroups"][0]["Tasks"][0]["Config"]["image"],
+        "ghcr.io/example/hello:env"
+    );
+    assert_eq!(
+        job["TaskGroups"][0]["Count"], 4,
+        "--var wins over NOMAD_VAR_"
+    );
+    let body: Value = serde_json::from_str(&parse_requests(&double)[0].body).unwrap();
+    assert!(
+        !body["Variables"].as_str().unwrap().contains("undeclared"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syntax_error_is_shown_at_the_users_file_and_line_and_nothing_is_deployed() {
+    if !parser_present("a_syntax_error_is_shown_at_the_users_file_and_line") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let broken = HAND_WRITTEN.replace("count = var.replicas", "count = ");
+    let file = write(dir.path(), "broken.nomad.hcl", &broken);
+    let good = write(dir.path(), "good.nomad.hcl", HAND_WRITTEN);
+
+    let run = run(
+        vec![
+            "deploy".into(),
+            good.display().to_string(),
+            file.display().to_string(),
+            "--address".into(),
+            double.address(),
+            "--var".into(),
+            "image=x".into(),
+        ],
+        vec![],
+    )
+    .await;
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // Line 24 is `count = ` (the expression starts on the next line).
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:24,13-25,1: Invalid expression",
+            file.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("input.hcl"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("nothing was deployed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(double.count("PUT", "/v1/jobs"), 0, "not even the good file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_functions_are_refused_with_the_position_and_what_to_do() {
+    if !parser_present("file_functions_are_refused_with_the_position_and_what_to_do") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "motd.txt", "hello\n");
+    let text = HAND_WRITTEN.replace("tags = join(\",\", var.tags)", "motd = file(\"motd.txt\")");
+    let file = write(dir.path(), "files.nomad.hcl", &text);
+
+    let run = run(deploy_args(&double, &file, &["--var", "image=x"]), vec![]).await;
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{}:41,", file.display()))
+            && run.stderr.contains("filesystem function disabled")
+            && run.stderr.contains("nomad job run -output"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_var_no_file_declares_is_refused_before_anything_is_sent() {
+    if !parser_present("a_var_no_file_declares_is_refused_before_anything_is_sent") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hello.nomad.hcl", HAND_WRITTEN);
+
+    let run = run(
+        deploy_args(&double, &file, &["--var", "image=x", "--var", "imgae=y"]),
+        vec![],
+    )
+    .await;
+
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("-var imgae") && run.stderr.contains("nothing was deployed"),
+        "{}",
+        run.stderr
+    );
+    assert!(double.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_this_tool_wrote_stay_local_and_plan_says_which_way_each_file_went() {
+    if !parser_present("files_this_tool_wrote_stay_local") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_knative2nomad"))
+        .args(["convert", "testdata/services/03-port.yaml", "-o"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ours = dir.path().join("api.nomad.hcl");
+    let hand = write(dir.path(), "hello.nomad.hcl", HAND_WRITTEN);
+
+    let run = run(
+        vec![
+            "deploy".into(),
+            ours.display().to_string(),
+            hand.display().to_string(),
+            "--plan".into(),
+            "--address".into(),
+            double.address(),
+            "--var".into(),
+            "image=x".into(),
+        ],
+        vec![],
+    )
+    .await;
+
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "[api] {}: HCL written by knative2nomad, read locally",
+            ours.display()
+        )) && run.stderr.contains(&format!(
+            "[hello] {}: HCL read by Nomad's parser",
+            hand.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        parse_requests(&double).len(),
+        1,
+        "only the hand-written file"
+    );
+    assert_eq!(
+        double.count("PUT", "/v1/jobs"),
+        0,
+        "--plan registers nothing"
+    );
+}
+
+/// Both parsers read the HCL this tool writes as the same job: the local path is not a
+/// different reading of the file, only a faster one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nomads_parser_and_ours_read_our_hcl_as_the_same_job() {
+    if !parser_present("nomads_parser_and_ours_read_our_hcl_as_the_same_job") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let client = NomadClient::new(ConnectionSettings::plain(double.address())).unwrap();
+    let mut compared = 0;
+    for entry in std::fs::read_dir("snapshots").unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".hcl.snap") || name.contains("annotated") {
+            continue;
+        }
+        let snapshot = std::fs::read_to_string(&path).unwrap();
+        // insta's header ends at the second `---` line.
+        let hcl = snapshot.splitn(3, "---\n").nth(2).unwrap_or_default();
+        let Ok(local) = knative2nomad::nomad::hcl::parse_job(hcl) else {
+            continue;
+        };
+        let local: Job = serde_json::from_value(local).unwrap();
+        let parsed = client.parse_hcl("default", hcl, "").await.unwrap().value;
+        let remote: Job = serde_json::from_value(without_nulls(parsed)).unwrap();
+        let differences = differences(
+            &normalized(&remote),
+            &with_jobspec2_defaults(normalized(&local)),
+            "Job",
+        );
+        assert!(
+            differences.is_empty(),
+            "{name}: the two parsers differ (Nomad's, ours): {differences:#?}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} snapshots compared");
+}
+
+/// Nomad writes `null` for every unset field; the typed job has no null.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// What Nomad's parser fills in after parsing (hashicorp/nomad jobspec2/parse_job.go
+/// `normalizeTemplates`: ChangeMode "restart", Perms "0644", Splay 5s, ErrMissingKey false),
+/// applied to our parser's reading, so that only differences of reading remain. The server
+/// canonicalizes the same defaults in on register.
+fn with_jobspec2_defaults(mut job: Value) -> Value {
+    let groups = job["TaskGroups"].as_array_mut().into_iter().flatten();
+    for task in groups.flat_map(|g| g["Tasks"].as_array_mut().into_iter().flatten()) {
+        for template in task["Templates"].as_array_mut().into_iter().flatten() {
+            let Some(template) = template.as_object_mut() else {
+                continue;
+            };
+            template.entry("ChangeMode").or_insert(json!("restart"));
+            template.entry("Perms").or_insert(json!("0644"));
+            template.entry("Splay").or_insert(json!(5_000_000_000_u64));
+        }
+    }
+    job
+}
+
+/// Where two JSON values differ, as paths with both sides.
+fn differences(a: &Value, b: &Value, path: &str) -> Vec<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .flat_map(|k| {
+                    let (l, r) = (x.get(k), y.get(k));
+                    differences(
+                        l.unwrap_or(&Value::Null),
+                        r.unwrap_or(&Value::Null),
+                        &format!("{path}.{k}"),
+                    )
+                })
+                .collect()
+        }
+        // Known, and reported: a single block nested in a task's free-form `config` (e.g. a
+        // docker mount's `tmpfs_options`) is a one-element list to Nomad's parser and an object
+        // to ours (as convert's JSON has it). Nomad decodes driver config as HCL's JSON form,
+        // where a block may be given either way.
+        (Value::Array(x), Value::Object(_)) if x.len() == 1 && path.contains(".Config.") => {
+            differences(&x[0], b, path)
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .flat_map(|(i, (l, r))| differences(l, r, &format!("{path}[{i}]")))
+            .collect(),
+        _ if a == b => Vec::new(),
+        _ => vec![format!("{path}: {a} vs {b}")],
+    }
+}
+
+/// The job as JSON without zero values (`""`, `0`, `false`, `[]`, `{}`). Nomad's parser writes
+/// a Go non-pointer field that is unset as its zero value and an unset pointer field as `null`
+/// (removed before this), where ours leaves both out; for a non-pointer field the server cannot
+/// tell zero from unset either, and an unset pointer field never reaches here as a zero.
+fn normalized(job: &Job) -> Value {
+    fn strip(value: Value) -> Option<Value> {
+        match value {
+            Value::Null | Value::Bool(false) => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::Number(n) if n.as_f64() == Some(0.0) => None,
+            Value::Array(items) => {
+                let items: Vec<Value> = items.into_iter().filter_map(strip).collect();
+                (!items.is_empty()).then_some(Value::Array(items))
+            }
+            Value::Object(fields) => {
+                let fields: serde_json::Map<String, Value> = fields
+                    .into_iter()
+                    .filter_map(|(k, v)| strip(v).map(|v| (k, v)))
+                    .collect();
+                (!fields.is_empty()).then_some(Value::Object(fields))
+            }
+            other => Some(other),
+        }
+    }
+    strip(serde_json::to_value(job).unwrap()).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_with_an_address_reads_hand_written_hcl_through_the_cluster() {
+    if !parser_present("validate_with_an_address_reads_hand_written_hcl_through_the_cluster") {
+        return;
+    }
+    let double = NomadDouble::start(DoubleConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "hello.nomad.hcl", HAND_WRITTEN);
+
+    let offline = run(vec!["validate".into(), file.display().to_string()], vec![]).await;
+    assert_eq!(offline.code, 1, "our parser does not read variables");
+
+    let run = run(
+        vec![
+            "validate".into(),
+            file.display().to_string(),
+            "--address".into(),
+            double.address(),
+            "--var".into(),
+            "image=nginx:1".into(),
+        ],
+        vec![],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("valid"), "{}", run.stdout);
+    assert_eq!(parse_requests(&double).len(), 1);
+    assert_eq!(double.count("PUT", "/v1/validate/job"), 1);
+
+    let unset = run_validate_without_image(&double, &file).await;
+    assert_eq!(unset.code, 1);
+    assert!(
+        unset.stderr.contains("Unset variable \"image\""),
+        "{}",
+        unset.stderr
+    );
+}
+
+async fn run_validate_without_image(double: &NomadDouble, file: &Path) -> Run {
+    run(
+        vec![
+            "validate".into(),
+            file.display().to_string(),
+            "--address".into(),
+            double.address(),
+        ],
+        vec![],
+    )
+    .await
+}
+
+/// The double's `/v1/jobs/parse` refuses what Nomad refuses, with Nomad's statuses and words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doubles_parse_endpoint_speaks_nomads_dialect() {
+    if !parser_present("the_doubles_parse_endpoint_speaks_nomads_dialect") {
+        return;
+    }
+    knative2nomad::crypto::install_crypto_provider();
+    let config = DoubleConfig {
+        acl: Some(HashMap::from([
+            ("reader".to_string(), TokenPolicy::read_only()),
+            (
+                "elsewhere".to_string(),
+                TokenPolicy {
+                    namespaces: vec!["prod".into()],
+                    write: true,
+                },
+            ),
+        ])),
+        ..DoubleConfig::default()
+    };
+    let double = NomadDouble::start(config).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/jobs/parse", double.address());
+    let send = |token: &str, body: Option<Value>| {
+        let mut request = http.post(&url).header("X-Nomad-Token", token);
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        request.send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    };
+
+    let hcl = json!({"JobHCL": "job \"a\" {\n  datacenters = [\"*\"]\n}\n"});
+    assert_eq!(
+        answer(send("nobody", Some(hcl.clone())).await.unwrap()).await,
+        (403, "ACL token not found".to_string())
+    );
+    assert_eq!(
+        answer(send("elsewhere", Some(hcl.clone())).await.unwrap()).await,
+        (403, "Permission denied".to_string()),
+        "no capability in namespace default"
+    );
+    assert_eq!(
+        answer(send("reader", None).await.unwrap()).await,
+        (400, "Request body is empty".to_string())
+    );
+    assert_eq!(
+        answer(send("reader", Some(json!({"JobHCL": ""}))).await.unwrap()).await,
+        (400, "Job spec is empty".to_string())
+    );
+    let (status, body) = answer(
+        send(
+            "reader",
+            Some(json!({"jobhcl": "job \"a\" {\n  count = \n}\n"})),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.starts_with("Failed to parse job: input.hcl:2,"),
+        "{body}"
+    );
+    let (status, body) = answer(send("reader", Some(hcl)).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let job: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(job["ID"], "a", "the job itself, not wrapped: {body}");
+    let get = http
+        .get(&url)
+        .header("X-Nomad-Token", "reader")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer(get).await, (405, "Invalid method".to_string()));
+}
