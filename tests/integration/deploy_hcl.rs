@@ -1,14 +1,13 @@
 //! `deploy` and `validate` of hand-written HCL job files, read by Nomad's own parser through
 //! `POST /v1/jobs/parse` on the double (which runs Nomad's `jobspec2` as the agent does): input
 //! variables from `--var`, `--var-file` and `NOMAD_VAR_*`, diagnostics at the user's file and
-//! line, `file()` refused, and files this tool wrote kept on the local parser. Every test
-//! skips with a notice when `../shared/tools/nomad-jobspec2/jobspec2json` is absent.
+//! line, `file()` refused, and files this tool wrote kept on the local parser (that Nomad's
+//! parser reads those files as convert's JSON is `nomad_oracle`'s check). Every test skips with
+//! a notice when `../shared/tools/nomad-jobspec2/jobspec2json` is absent.
 
 use crate::support::nomad_double::parse::jobspec2json;
 use crate::support::nomad_double::{DoubleConfig, NomadDouble, RequestRecord, TokenPolicy};
 use assert_cmd::Command;
-use knative2nomad::nomad::client::{ConnectionSettings, NomadClient};
-use knative2nomad::nomad::model::Job;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -397,142 +396,6 @@ async fn files_this_tool_wrote_stay_local_and_plan_says_which_way_each_file_went
         0,
         "--plan registers nothing"
     );
-}
-
-/// Both parsers read the HCL this tool writes as the same job: the local path is not a
-/// different reading of the file, only a faster one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nomads_parser_and_ours_read_our_hcl_as_the_same_job() {
-    if !parser_present("nomads_parser_and_ours_read_our_hcl_as_the_same_job") {
-        return;
-    }
-    let double = NomadDouble::start(DoubleConfig::default()).await;
-    let client = NomadClient::new(ConnectionSettings::plain(double.address())).unwrap();
-    let mut compared = 0;
-    for entry in std::fs::read_dir("snapshots").unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if !name.ends_with(".hcl.snap") || name.contains("annotated") {
-            continue;
-        }
-        let snapshot = std::fs::read_to_string(&path).unwrap();
-        // insta's header ends at the second `---` line.
-        let hcl = snapshot.splitn(3, "---\n").nth(2).unwrap_or_default();
-        let Ok(local) = knative2nomad::nomad::hcl::parse_job(hcl) else {
-            continue;
-        };
-        let local: Job = serde_json::from_value(local).unwrap();
-        let parsed = client.parse_hcl("default", hcl, "").await.unwrap().value;
-        let remote: Job = serde_json::from_value(without_nulls(parsed)).unwrap();
-        let differences = differences(
-            &normalized(&remote),
-            &with_jobspec2_defaults(normalized(&local)),
-            "Job",
-        );
-        assert!(
-            differences.is_empty(),
-            "{name}: the two parsers differ (Nomad's, ours): {differences:#?}"
-        );
-        compared += 1;
-    }
-    assert!(compared >= 10, "only {compared} snapshots compared");
-}
-
-/// Nomad writes `null` for every unset field; the typed job has no null.
-fn without_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
-        other => other,
-    }
-}
-
-/// What Nomad's parser fills in after parsing (hashicorp/nomad jobspec2/parse_job.go
-/// `normalizeTemplates`: ChangeMode "restart", Perms "0644", Splay 5s, ErrMissingKey false),
-/// applied to our parser's reading, so that only differences of reading remain. The server
-/// canonicalizes the same defaults in on register.
-fn with_jobspec2_defaults(mut job: Value) -> Value {
-    let groups = job["TaskGroups"].as_array_mut().into_iter().flatten();
-    for task in groups.flat_map(|g| g["Tasks"].as_array_mut().into_iter().flatten()) {
-        for template in task["Templates"].as_array_mut().into_iter().flatten() {
-            let Some(template) = template.as_object_mut() else {
-                continue;
-            };
-            template.entry("ChangeMode").or_insert(json!("restart"));
-            template.entry("Perms").or_insert(json!("0644"));
-            template.entry("Splay").or_insert(json!(5_000_000_000_u64));
-        }
-    }
-    job
-}
-
-/// Where two JSON values differ, as paths with both sides.
-fn differences(a: &Value, b: &Value, path: &str) -> Vec<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
-            keys.sort();
-            keys.dedup();
-            keys.into_iter()
-                .flat_map(|k| {
-                    let (l, r) = (x.get(k), y.get(k));
-                    differences(
-                        l.unwrap_or(&Value::Null),
-                        r.unwrap_or(&Value::Null),
-                        &format!("{path}.{k}"),
-                    )
-                })
-                .collect()
-        }
-        // Known, and reported: a single block nested in a task's free-form `config` (e.g. a
-        // docker mount's `tmpfs_options`) is a one-element list to Nomad's parser and an object
-        // to ours (as convert's JSON has it). Nomad decodes driver config as HCL's JSON form,
-        // where a block may be given either way.
-        (Value::Array(x), Value::Object(_)) if x.len() == 1 && path.contains(".Config.") => {
-            differences(&x[0], b, path)
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .flat_map(|(i, (l, r))| differences(l, r, &format!("{path}[{i}]")))
-            .collect(),
-        _ if a == b => Vec::new(),
-        _ => vec![format!("{path}: {a} vs {b}")],
-    }
-}
-
-/// The job as JSON without zero values (`""`, `0`, `false`, `[]`, `{}`). Nomad's parser writes
-/// a Go non-pointer field that is unset as its zero value and an unset pointer field as `null`
-/// (removed before this), where ours leaves both out; for a non-pointer field the server cannot
-/// tell zero from unset either, and an unset pointer field never reaches here as a zero.
-fn normalized(job: &Job) -> Value {
-    fn strip(value: Value) -> Option<Value> {
-        match value {
-            Value::Null | Value::Bool(false) => None,
-            Value::String(s) if s.is_empty() => None,
-            Value::Number(n) if n.as_f64() == Some(0.0) => None,
-            Value::Array(items) => {
-                let items: Vec<Value> = items.into_iter().filter_map(strip).collect();
-                (!items.is_empty()).then_some(Value::Array(items))
-            }
-            Value::Object(fields) => {
-                let fields: serde_json::Map<String, Value> = fields
-                    .into_iter()
-                    .filter_map(|(k, v)| strip(v).map(|v| (k, v)))
-                    .collect();
-                (!fields.is_empty()).then_some(Value::Object(fields))
-            }
-            other => Some(other),
-        }
-    }
-    strip(serde_json::to_value(job).unwrap()).unwrap_or(Value::Null)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
