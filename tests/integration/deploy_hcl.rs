@@ -181,8 +181,11 @@ async fn a_hand_written_job_with_variables_deploys_through_nomads_parser() {
         vec![],
     )
     .await;
+    // Shown with --nocapture: the closing note's end-to-end session.
     eprintln!(
-        "request log of the end-to-end deploy:\n{}",
+        "deploy stderr:\n{}\ndeploy stdout:\n{}\nrequest log of the end-to-end deploy:\n{}",
+        run.stderr,
+        run.stdout,
         request_log(&double)
     );
 
