@@ -5,8 +5,11 @@
 //! Not here: the command line. `cli` puts the flags on top of these settings; this module
 //! knows nothing of clap.
 
+pub mod serverless;
+
 use anyhow::{Context, Result};
 use serde::Deserialize;
+pub use serverless::{KnativeDefaults, Serverless};
 use std::path::Path;
 
 /// Nomad service discovery provider.
@@ -31,10 +34,12 @@ impl ServiceProvider {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleToZero {
-    /// Keep at least one instance running (Nomad has no request-driven activator).
-    #[default]
+    /// Keep at least one instance running (no request-driven activation).
     None,
-    /// Register the group with Sablier's Nomad provider, which scales it up on the first request.
+    /// Scale to zero through Sablier: the group starts at 0, Sablier's Nomad provider scales it
+    /// up when a request reaches the Traefik route written beside the job, and back to 0 when
+    /// idle. The default, because a Knative Service scales to zero unless it says otherwise.
+    #[default]
     Sablier,
 }
 
@@ -57,6 +62,10 @@ pub struct ConvertOptions {
     pub domain_template: String,
     pub default_max_scale: u64,
     pub scale_to_zero: ScaleToZero,
+    /// The scale-to-zero path: Sablier's address, Traefik's hop, timings, platform images.
+    pub serverless: Serverless,
+    /// The source cluster's defaults (idle windows, progress deadline, request timeout).
+    pub knative_defaults: KnativeDefaults,
     pub strict: bool,
     pub allow: Vec<String>,
     /// Record where each generated element came from (for `--annotate`); off by default
@@ -76,7 +85,9 @@ impl Default for ConvertOptions {
             domain: "example.com".to_string(),
             domain_template: DEFAULT_DOMAIN_TEMPLATE.to_string(),
             default_max_scale: 10,
-            scale_to_zero: ScaleToZero::None,
+            scale_to_zero: ScaleToZero::Sablier,
+            serverless: Serverless::default(),
+            knative_defaults: KnativeDefaults::default(),
             strict: false,
             allow: Vec::new(),
             record_provenance: false,
@@ -98,6 +109,8 @@ struct SettingsFile {
     domain_template: Option<String>,
     default_max_scale: Option<u64>,
     scale_to_zero: Option<ScaleToZero>,
+    serverless: Option<serverless::ServerlessFile>,
+    knative_defaults: Option<serverless::KnativeDefaultsFile>,
     strict: Option<bool>,
     allow: Option<Vec<String>>,
 }
@@ -132,6 +145,8 @@ impl ConvertOptions {
             domain_template,
             default_max_scale,
             scale_to_zero,
+            serverless,
+            knative_defaults,
             strict,
             allow,
         } = file;
@@ -159,6 +174,14 @@ impl ConvertOptions {
         if let Some(v) = scale_to_zero {
             self.scale_to_zero = v;
         }
+        let named =
+            |e: anyhow::Error| e.context(format!("{}: invalid settings file", path.display()));
+        if let Some(v) = serverless {
+            self.serverless.apply(v).map_err(named)?;
+        }
+        if let Some(v) = knative_defaults {
+            self.knative_defaults.apply(v).map_err(named)?;
+        }
         self.strict = strict.unwrap_or(self.strict);
         for code in allow.iter().flatten() {
             self.allow_code(code);
@@ -180,6 +203,8 @@ impl ConvertOptions {
             !self.datacenters.iter().any(|d| d.is_empty()),
             "--datacenter must not be empty"
         );
+        self.serverless.check()?;
+        self.knative_defaults.check()?;
         Ok(())
     }
 }

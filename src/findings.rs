@@ -408,8 +408,8 @@ pub static CODES: &[CodeInfo] = &[
         "K2N020",
         Warning,
         "scale to zero not kept",
-        "Knative scales this Service to zero when idle (min-scale 0, the default) and wakes it with its activator. Nomad has no request-driven activator, so the job keeps at least one instance running.",
-        "accept it (--allow K2N020), set autoscaling.knative.dev/min-scale: \"1\", or use --scale-to-zero sablier with Sablier in front of the service",
+        "Knative scales this Service to zero when idle (min-scale 0, the default) and wakes it with its activator. With --scale-to-zero none there is no request-driven activation on Nomad, so the job keeps at least one instance running.",
+        "accept it (--allow K2N020), set autoscaling.knative.dev/min-scale: \"1\", or drop --scale-to-zero none to scale to zero through Sablier (docs/serverless.md)",
         "metadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/example/hello"
     ),
     code!(
@@ -456,7 +456,7 @@ pub static CODES: &[CodeInfo] = &[
         "K2N026",
         Warning,
         "autoscaling setting without Nomad equivalent",
-        "Panic windows, activation scale, target burst capacity, the aggregation algorithm and similar KPA settings have no Nomad Autoscaler equivalent and are dropped.",
+        "Panic windows, target burst capacity, the aggregation algorithm and similar KPA settings have no Nomad Autoscaler equivalent and are dropped; so are activation scale and the pod retention period of a Service that does not scale to zero (for one that does, they map to Sablier's settings).",
         "tune the Nomad Autoscaler policy (cooldown, evaluation_interval) instead",
         "annotations:\n  autoscaling.knative.dev/panic-window-percentage: \"20\""
     ),
@@ -691,6 +691,46 @@ pub static CODES: &[CodeInfo] = &[
         "An image `ko://<import path>` is a placeholder that `ko resolve` or `ko apply` replaces with the image it builds and pushes. It is not an image a container runtime can pull: Knative cannot resolve it either, and a Nomad job with it would fail at every start.",
         "build and push the image first: run `ko resolve -f FILE > resolved.yaml` and convert the resolved YAML, or replace the ko:// reference with a pushed image",
         "spec:\n  template:\n    spec:\n      containers:\n      - image: ko://github.com/example/app/cmd/server"
+    ),
+    code!(
+        "K2N090",
+        Info,
+        "scales to zero through Sablier",
+        "The Service scales to zero in Knative, and keeps doing so on Nomad: the job starts at count 0 with the group meta Sablier's Nomad provider discovers it by, its service tags define only a router on Traefik's loopback hop entry point, and a Traefik file-provider route (traefik/<job>.yml beside the jobs with -o) sends each request through the Sablier middleware, which starts the group and holds the request until it is ready. The Sablier and Traefik jobs must run (knative2nomad platform).",
+        "write the routes with -o, run `knative2nomad platform`, or keep one instance up with --scale-to-zero none",
+        "metadata:\n  name: hello\nspec:\n  template:\n    spec:\n      containers:\n      - image: ghcr.io/example/hello"
+    ),
+    code!(
+        "K2N091",
+        Warning,
+        "load-based scaling above the activation count not migrated",
+        "Knative scales this Service between 0 and max-scale on load. On Nomad, Sablier owns the count of a scale-to-zero group: it starts the activation count (1, or autoscaling.knative.dev/activation-scale) on the first request and scales to 0 when idle. No Nomad Autoscaler policy is written, because with the minimum of 0 Nomad requires it could scale the group to 0 during a session (or up outside one) and fight Sablier over the count.",
+        "set autoscaling.knative.dev/activation-scale to the instances the Service needs under load, or set min-scale 1 to keep it up and autoscaled",
+        "annotations:\n  autoscaling.knative.dev/max-scale: \"5\""
+    ),
+    code!(
+        "K2N092",
+        Info,
+        "idle and wait settings mapped to Sablier",
+        "Knative keeps an idle revision's last pod for max(stable window + scale-to-zero grace period, pod retention period) and holds a request during a cold start for at most its request timeout (a revision not ready within the progress deadline fails). They become the Sablier middleware's sessionDuration and blocking.timeout. Approximate: Sablier stops the group up to its sessions.expiration-interval after the session ends, the grace period is a cluster setting (knative-defaults in --config), and Knative's activator bound differs between versions.",
+        "set the cluster's values under knative-defaults in --config if they differ from Knative's defaults",
+        "annotations:\n  autoscaling.knative.dev/window: \"120s\""
+    ),
+    code!(
+        "K2N093",
+        Info,
+        "shorter minimum healthy time",
+        "Sablier lets a held request through only once the new allocation is deployment-healthy, so the update block's min_healthy_time (Nomad's default 10s) would be added to every cold start. Scale-to-zero jobs use serverless.min-healthy-time (1s by default), which also shortens each step of a rolling update.",
+        "nothing to do; set serverless.min-healthy-time in --config to change it",
+        "metadata:\n  name: hello"
+    ),
+    code!(
+        "K2N094",
+        Info,
+        "initial scale not kept",
+        "Knative starts a new revision with initial-scale pods and scales it to zero when idle. A scale-to-zero job is registered at count 0 instead, as Sablier's own examples do (Sablier also stops, at its start, running groups it did not start): the first request after a deploy is a cold start.",
+        "nothing to do unless the first request must be warm",
+        "annotations:\n  autoscaling.knative.dev/initial-scale: \"2\""
     ),
 ];
 

@@ -19,4 +19,5 @@ pub mod nomad;
 pub mod output;
 pub mod redact;
 pub mod report;
+pub mod traefik;
 pub mod verify;

@@ -95,12 +95,7 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let bar = progress_bar();
     let mut emit = |services: &[batch::ServiceOutcome]| {
         if let Some(writer) = writer.as_mut() {
-            writer.write(
-                services
-                    .iter()
-                    .filter_map(|s| s.job_file(rendering))
-                    .collect(),
-            );
+            writer.write(services.iter().flat_map(|s| s.files(rendering)).collect());
             return;
         }
         // Jobs go to stdout while the bar is drawn on stderr: on one terminal the bar must
@@ -148,6 +143,8 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut failed = batch.failed(&opts);
     if let (Some(writer), Some(dir)) = (writer, &args.output) {
         failed |= !print_write_report(&writer.report, dir);
+    } else {
+        print_routes_need_output(&batch);
     }
     if args.message_format == MessageFormat::Human {
         eprintln!("{}", batch::summary(&batch));
@@ -212,6 +209,18 @@ fn print_write_report(report: &output::WriteReport, dir: &std::path::Path) -> bo
     report.refused.is_empty() && report.errors.is_empty()
 }
 
+/// Without `-o` only jobs are printed (stdout stays a stream of jobs), so say that the Services
+/// that scale to zero also need their Traefik routes, which only `-o` writes.
+fn print_routes_need_output(batch: &Batch) {
+    let routes = batch.services.iter().filter(|s| s.scales_to_zero()).count();
+    if routes > 0 {
+        eprintln!(
+            "note: {routes} service(s) scale to zero through Sablier and need their Traefik routes: convert with -o DIR to write them under DIR/{}/ (docs/serverless.md)",
+            output::ROUTES_DIR
+        );
+    }
+}
+
 /// A progress bar on stderr; indicatif hides it when stderr is not a terminal.
 fn progress_bar() -> indicatif::ProgressBar {
     let bar =
@@ -270,14 +279,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         &opts,
         keep,
         &indicatif::ProgressBar::hidden(),
-        &mut |services| {
-            checker.compare(
-                services
-                    .iter()
-                    .filter_map(|s| s.job_file(rendering))
-                    .collect(),
-            )
-        },
+        &mut |services| checker.compare(services.iter().flat_map(|s| s.files(rendering)).collect()),
     );
     let errors: Vec<&Finding> = batch
         .all_findings()

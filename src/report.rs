@@ -14,6 +14,10 @@ struct ServiceRow<'a> {
     service: String,
     source: &'a str,
     output: Option<String>,
+    /// `scale to zero (Sablier)` or `always on`; absent for a Service that failed.
+    scaling: Option<&'static str>,
+    /// The Traefik route file of a Service that scales to zero, relative to the output directory.
+    route: Option<String>,
     status: &'static str,
     errors: usize,
     warnings: usize,
@@ -37,6 +41,9 @@ fn status(s: &ServiceOutcome) -> &'static str {
     }
 }
 
+const SCALES_TO_ZERO: &str = "scale to zero (Sablier)";
+const ALWAYS_ON: &str = "always on";
+
 fn rows(batch: &Batch, format: OutputFormat) -> Vec<ServiceRow<'_>> {
     batch
         .services
@@ -53,6 +60,12 @@ fn rows(batch: &Batch, format: OutputFormat) -> Vec<ServiceRow<'_>> {
                 service: format!("{}/{}", s.converted.namespace, s.converted.job_id),
                 source: &s.source,
                 output: s.ok.then(|| s.output_path(format).display().to_string()),
+                scaling: s.ok.then_some(if s.scales_to_zero() {
+                    SCALES_TO_ZERO
+                } else {
+                    ALWAYS_ON
+                }),
+                route: s.route_path().map(|p| p.display().to_string()),
                 status: status(s),
                 errors: count(Severity::Error),
                 warnings: count(Severity::Warning),
@@ -79,7 +92,9 @@ pub fn json(batch: &Batch, format: OutputFormat) -> String {
 pub fn markdown(batch: &Batch, format: OutputFormat) -> String {
     let mut out = String::from("# Knative → Nomad migration report\n\n");
     let _ = writeln!(out, "{}\n", crate::batch::summary(batch));
-    out.push_str("| service | source | output | status | findings |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "| service | source | output | scaling | status | findings |\n|---|---|---|---|---|---|\n",
+    );
     for r in rows(batch, format) {
         let codes: BTreeMap<&str, usize> = r.findings.iter().fold(BTreeMap::new(), |mut m, f| {
             *m.entry(f.code).or_default() += 1;
@@ -95,12 +110,18 @@ pub fn markdown(batch: &Batch, format: OutputFormat) -> String {
                 }
             })
             .collect();
+        let output = match (&r.output, &r.route) {
+            (Some(job), Some(route)) => format!("{job}, {route}"),
+            (Some(job), None) => job.clone(),
+            _ => "—".to_string(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             cell(&r.service),
             cell(r.source),
-            cell(r.output.as_deref().unwrap_or("—")),
+            cell(&output),
+            r.scaling.unwrap_or("—"),
             r.status,
             cell(&codes.join(", "))
         );

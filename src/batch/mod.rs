@@ -15,7 +15,9 @@ use crate::findings::{Finding, Location, Severity};
 use crate::knative::load::{self, Document, DocumentKind, Input};
 use crate::knative::resources::Resources;
 use crate::nomad::model::Job;
-use crate::output::{JobFile, OutputFormat, Rendering, render_with};
+use crate::output::{
+    JobFile, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, render_route, render_with,
+};
 use duplicates::mark_duplicates;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -96,6 +98,44 @@ impl ServiceOutcome {
             source: &self.source,
             text: self.text(rendering),
         })
+    }
+
+    /// Whether the Service scales to zero (through Sablier) rather than staying up.
+    pub fn scales_to_zero(&self) -> bool {
+        self.ok && self.converted.route.is_some()
+    }
+
+    /// Path of the Service's Traefik route relative to the output directory, when it scales
+    /// to zero: `traefik/<input's relative directory>/<job id>.yml`.
+    pub fn route_path(&self) -> Option<PathBuf> {
+        self.scales_to_zero().then(|| {
+            PathBuf::from(ROUTES_DIR)
+                .join(&self.relative_dir)
+                .join(format!("{}.{ROUTE_EXTENSION}", self.converted.job_id))
+        })
+    }
+
+    /// The Traefik route file this Service gives, when it scales to zero.
+    pub fn route_file(&self) -> Option<JobFile<'_>> {
+        let path = self.route_path()?;
+        let route = self.converted.route.as_ref()?;
+        Some(JobFile {
+            path,
+            source: &self.source,
+            text: Some(Cow::Owned(render_route(
+                route,
+                &self.source,
+                &self.nomad_namespace,
+                &self.converted.job_id,
+            ))),
+        })
+    }
+
+    /// The files this Service gives under `-o`: its job file, then its route file if any.
+    pub fn files(&self, rendering: Rendering) -> impl Iterator<Item = JobFile<'_>> {
+        self.job_file(rendering)
+            .into_iter()
+            .chain(self.route_file())
     }
 }
 
@@ -367,13 +407,16 @@ fn unconverted_kind(doc: &Document, kind: DocumentKind) -> Finding {
     )
 }
 
-/// Counts of a batch for the summary line.
+/// Counts of a batch for the summary line, saying how many converted Services scale to zero and
+/// how many stay up.
 pub fn summary(batch: &Batch) -> String {
     let ok = batch.services.iter().filter(|s| s.ok).count();
+    let to_zero = batch.services.iter().filter(|s| s.scales_to_zero()).count();
     let failed = batch.services.len() - ok;
     let count = |sev| batch.all_findings().filter(|f| f.severity == sev).count();
     format!(
-        "{ok} service(s) converted, {failed} failed, from {} file(s); {} error(s), {} warning(s), {} note(s)",
+        "{ok} service(s) converted: {to_zero} scale to zero (Sablier), {} always on; {failed} failed, from {} file(s); {} error(s), {} warning(s), {} note(s)",
+        ok - to_zero,
         batch.files_read,
         count(Severity::Error),
         count(Severity::Warning),

@@ -4,6 +4,7 @@
 //! Conversion never fails outright: it returns the job (or none, when an error finding stops
 //! it) together with every finding, so a batch can report everything in one pass.
 
+mod activation;
 mod annotations;
 mod container;
 mod env;
@@ -14,7 +15,7 @@ mod scaling;
 mod traffic;
 mod volumes;
 
-use crate::config::{ConvertOptions, ScaleToZero};
+use crate::config::ConvertOptions;
 use crate::findings::{Finding, Severity};
 use crate::knative::load::Document;
 use crate::knative::model::{KnativeService, RevisionSpec, SERVER_ANNOTATIONS};
@@ -22,6 +23,7 @@ use crate::knative::resources::Resources;
 use crate::nomad::model::{
     Job, NetworkResource, Port, Service, ServiceCheck, TaskGroup, UpdateStrategy,
 };
+use crate::traefik::dynamic::DynamicConfig;
 use annotations::TemplateAnnotations;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -42,6 +44,9 @@ pub struct Converted {
     /// Where generated HCL attributes and blocks came from, for `convert --annotate`:
     /// HCL path (see [`crate::nomad::hcl::annotate`]) → comment.
     pub provenance: BTreeMap<String, String>,
+    /// The Traefik route (file provider) of a Service that scales to zero through Sablier;
+    /// `None` for a Service that stays up.
+    pub route: Option<DynamicConfig>,
 }
 
 impl Converted {
@@ -69,6 +74,7 @@ pub(crate) struct Ctx<'a> {
     pub findings: Vec<Finding>,
     pub variables: BTreeMap<String, BTreeSet<String>>,
     pub provenance: BTreeMap<String, String>,
+    pub route: Option<DynamicConfig>,
 }
 
 impl Ctx<'_> {
@@ -112,6 +118,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         findings: Vec::new(),
         variables: BTreeMap::new(),
         provenance: BTreeMap::new(),
+        route: None,
     };
     let job = match parse_typed(&mut ctx) {
         Some(svc) => build_job(&mut ctx, &svc),
@@ -128,6 +135,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         }
     }
     let job = if ctx.has_errors() { None } else { job };
+    let route = job.is_some().then_some(ctx.route).flatten();
     let mut findings = ctx.findings;
     findings.sort_by(|a, b| {
         (a.location.line, a.location.column, a.code).cmp(&(
@@ -144,6 +152,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         findings,
         variables: ctx.variables,
         provenance: ctx.provenance,
+        route,
     }
 }
 
@@ -245,9 +254,27 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
         port: &port,
         revision: &revision,
     };
-    let (group, visibility) = build_group(ctx, svc, &serving, &scale)?;
+    let (mut group, visibility) = build_group(ctx, svc, &serving, &scale)?;
     traffic::report_traffic(ctx, svc);
     traffic::report_unsupported_pod_fields(ctx, spec);
+    let progress = progress_deadline(ctx, svc);
+    let mut update = update_strategy(progress);
+    if scale.scales_to_zero {
+        let settings = activation::settings(ctx, svc, &scale, progress);
+        activation::group_meta(ctx, &name, &scale, &mut group);
+        let host = traffic::host(ctx, &name);
+        let cluster_local = visibility == Some("cluster-local");
+        ctx.route = Some(activation::route(
+            ctx,
+            &name,
+            &host,
+            cluster_local,
+            port.h2c,
+            settings,
+        ));
+        let healthy = update.healthy_deadline.unwrap_or(5 * 60 * SECOND);
+        update.min_healthy_time = Some(activation::min_healthy_time(ctx, healthy));
+    }
 
     let mut job = Job {
         id: Some(name.clone()),
@@ -260,7 +287,7 @@ fn build_job(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Job> {
             .clone()
             .or_else(|| svc.metadata.namespace.clone()),
         datacenters: ctx.opts.datacenters.clone(),
-        update: Some(update_strategy(ctx, svc)),
+        update: Some(update),
         task_groups: vec![group],
         ..Job::default()
     };
@@ -366,7 +393,8 @@ fn build_group(
     // before stopping it; Nomad 2 also warns about services without a shutdown delay.
     group.shutdown_delay = Some(5 * SECOND);
 
-    let (tags, visibility) = traffic::service_tags(ctx, svc, name, serving.port);
+    let (tags, visibility) =
+        traffic::service_tags(ctx, svc, name, serving.port, scale.scales_to_zero);
     checks.sort_by_key(|c| c.name.clone());
     note_checks(ctx, spec, serving.index, &checks);
     group.services = vec![Service {
@@ -379,12 +407,6 @@ fn build_group(
     }];
     scaling::apply(ctx, svc, scale, &mut group);
     volumes::share_claims(ctx, spec, &mut group);
-    if ctx.opts.scale_to_zero == ScaleToZero::Sablier && scale.min == 0 {
-        group
-            .meta
-            .insert("sablier.enable".to_string(), "true".to_string());
-        group.meta.insert("sablier.group".to_string(), name.clone());
-    }
     Some((group, visibility))
 }
 
@@ -461,17 +483,33 @@ fn note_job_fields(ctx: &mut Ctx<'_>, svc: &KnativeService) {
     );
 }
 
-/// Knative shifts traffic only to a revision whose pods are ready and keeps the old one on
-/// failure: health-gated, one at a time, with automatic revert.
-fn update_strategy(ctx: &mut Ctx<'_>, svc: &KnativeService) -> UpdateStrategy {
+/// The revision's progress deadline: its annotation, else the cluster's default.
+fn progress_deadline(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Duration {
     let key = "serving.knative.dev/progress-deadline";
     let annotations = TemplateAnnotations::of(svc);
-    let mut progress = 600 * SECOND;
-    if let Some(d) = annotations.duration(ctx, key, None, Duration::from_secs(1)) {
-        progress = d.as_secs() as i64 * SECOND;
-        let value = annotations.get(key, None).map_or("", |(_, v)| v);
-        ctx.note("job/update/progress_deadline", format!("{key} {value}"));
+    match annotations.duration(ctx, key, None, Duration::from_secs(1)) {
+        Some(d) => {
+            let value = annotations.get(key, None).map_or("", |(_, v)| v);
+            ctx.note("job/update/progress_deadline", format!("{key} {value}"));
+            Duration::from_secs(d.as_secs())
+        }
+        None => {
+            let default = ctx.opts.knative_defaults.progress_deadline;
+            if default != Duration::from_secs(600) {
+                ctx.note(
+                    "job/update/progress_deadline",
+                    "knative-defaults.progress-deadline",
+                );
+            }
+            default
+        }
     }
+}
+
+/// Knative shifts traffic only to a revision whose pods are ready and keeps the old one on
+/// failure: health-gated, one at a time, with automatic revert.
+fn update_strategy(progress: Duration) -> UpdateStrategy {
+    let progress = i64::try_from(progress.as_secs()).unwrap_or(i64::MAX / SECOND) * SECOND;
     // Nomad requires progress_deadline > healthy_deadline > min_healthy_time.
     let healthy = (5 * 60 * SECOND).min(progress - SECOND).max(2 * SECOND);
     let progress = progress.max(healthy + SECOND);

@@ -4,6 +4,11 @@
 //! queue-proxy. The Nomad Autoscaler needs a metric source for that: the policy reads Traefik's
 //! per-service metrics from Prometheus, with Knative's target × utilization as the target value.
 //! HPA-class CPU and memory targets read nomad-apm.
+//!
+//! A group that scales to zero through Sablier is different: Sablier owns its count (0 while
+//! idle, the activation count while a session lasts), so it starts at 0 with a disabled scaling
+//! block whose minimum is 0 (Nomad refuses a scale below `scaling.min`, Sablier's included) and
+//! no Autoscaler policy that could fight Sablier over the count (docs/serverless.md).
 
 use super::Ctx;
 use super::annotations::{self, TemplateAnnotations};
@@ -12,6 +17,12 @@ use crate::knative::model::KnativeService;
 use crate::nomad::model::{ScalingPolicy, TaskGroup};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// `autoscaling.knative.dev/scale-to-zero-pod-retention-period` and its legacy alias.
+pub const RETENTION: (&str, &str) = (
+    "scale-to-zero-pod-retention-period",
+    "scaleToZeroPodRetentionPeriod",
+);
 
 const PREFIX: &str = "autoscaling.knative.dev/";
 
@@ -26,7 +37,16 @@ pub struct Scale {
     pub target: Option<f64>,
     pub utilization: f64,
     pub window_seconds: u64,
+    /// The stable window (annotation or the cluster default), for the idle mapping.
+    pub window: Duration,
     pub scale_down_delay_seconds: u64,
+    /// min-scale 0 kept through Sablier (not `--scale-to-zero none`).
+    pub scales_to_zero: bool,
+    /// Replicas started when waking from zero (`activation-scale`; Knative behaves as 1 when
+    /// unset).
+    pub activation: u64,
+    /// `scale-to-zero-pod-retention-period`, when the Service sets it.
+    pub retention: Option<Duration>,
     class_hpa: bool,
 }
 
@@ -36,7 +56,7 @@ fn key(name: &str) -> String {
 }
 
 /// The YAML path of the autoscaling annotation `name`.
-fn path_of(name: &str) -> String {
+pub fn path_of(name: &str) -> String {
     annotations::path(&key(name))
 }
 
@@ -115,8 +135,31 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
             .duration(ctx, &key(name), alias.as_deref(), Duration::ZERO)
             .map_or(default, |d| d.as_secs())
     };
-    let window_seconds = seconds(ctx, "window", None, 60);
+    let window = annotations
+        .duration(ctx, &key("window"), None, Duration::ZERO)
+        .unwrap_or(ctx.opts.knative_defaults.stable_window);
+    let window_seconds = window.as_secs();
     let scale_down_delay_seconds = seconds(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
+    let scales_to_zero = min == 0 && ctx.opts.scale_to_zero == ScaleToZero::Sablier;
+    let (mut activation, mut retention) = (1, None);
+    if scales_to_zero {
+        activation = activation_scale(ctx, annotations, max);
+        retention = annotations.duration(
+            ctx,
+            &key(RETENTION.0),
+            Some(&key(RETENTION.1)),
+            Duration::ZERO,
+        );
+    }
+    // What only matters when waking from zero has no meaning for a group that never sleeps.
+    let waking: &[(&str, Option<&str>, Option<&str>)] = if scales_to_zero {
+        &[]
+    } else {
+        &[
+            ("activation-scale", None, None),
+            (RETENTION.0, Some(RETENTION.1), Some("0s")),
+        ]
+    };
     // With its value Knative's default (config-autoscaler), such an annotation changes nothing
     // that its absence would not, and its absence is not reported either.
     for (key, alias, default) in [
@@ -135,19 +178,16 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
             Some("targetBurstCapacity"),
             Some("211"),
         ),
-        ("activation-scale", None, None),
-        (
-            "scale-to-zero-pod-retention-period",
-            Some("scaleToZeroPodRetentionPeriod"),
-            Some("0s"),
-        ),
         (
             "metric-aggregation-algorithm",
             Some("metricAggregationAlgorithm"),
             Some("linear"),
         ),
-    ] {
-        if let Some((full, v)) = annotation(key, alias)
+    ]
+    .iter()
+    .chain(waking)
+    {
+        if let Some((full, v)) = annotation(key, *alias)
             && !default.is_some_and(|d| same_setting(v, d))
         {
             ctx.report(
@@ -168,7 +208,11 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
         target,
         utilization,
         window_seconds,
+        window,
         scale_down_delay_seconds,
+        scales_to_zero,
+        activation,
+        retention,
         class_hpa,
     })
 }
@@ -198,16 +242,46 @@ fn same_setting(value: &str, default: &str) -> bool {
     }
 }
 
+/// `activation-scale`: at least 2 and at most max-scale, as Knative's webhook requires; a value it
+/// would refuse is reported (K2N013) and Knative's behaviour without it (1) is kept.
+fn activation_scale(ctx: &mut Ctx<'_>, annotations: TemplateAnnotations<'_>, max: u64) -> u64 {
+    let Some((full, value)) = annotations.get(&key("activation-scale"), None) else {
+        return 1;
+    };
+    let path = annotations::path(full);
+    match value.trim().parse::<u64>() {
+        Ok(n) if n >= 2 && (max == 0 || n <= max) => n,
+        Ok(n) if n >= 2 => {
+            ctx.report(
+                "K2N013",
+                &path,
+                format!("{full} {n} must not exceed max-scale {max}"),
+            );
+            1
+        }
+        _ => {
+            ctx.report(
+                "K2N013",
+                &path,
+                format!("{full} must be an integer of at least 2, not {value:?}"),
+            );
+            1
+        }
+    }
+}
+
 pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut TaskGroup) {
+    if scale.scales_to_zero {
+        return apply_sablier(ctx, svc, scale, group);
+    }
     let name = svc.metadata.name.clone().unwrap_or_default();
     let path_min = path_of("min-scale");
-    let sablier = ctx.opts.scale_to_zero == ScaleToZero::Sablier;
     let mut min = scale.min;
-    if min == 0 && !sablier {
+    if min == 0 {
         ctx.report(
             "K2N020",
             &path_min,
-            "the Service scales to zero in Knative; Nomad has no request-driven activator, so one instance stays up",
+            "the Service scales to zero in Knative; with --scale-to-zero none one instance stays up",
         );
         min = 1;
     }
@@ -234,8 +308,8 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
     );
     ctx.note(
         format!("{g}/scaling/min"),
-        if scale.min == 0 && !sablier {
-            "min-scale 0 (scale to zero) raised to 1: no activator on Nomad".to_string()
+        if scale.min == 0 {
+            "min-scale 0 (scale to zero) raised to 1: --scale-to-zero none".to_string()
         } else {
             format!("min-scale {}", scale.min)
         },
@@ -279,6 +353,76 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
         policy,
         ..ScalingPolicy::default()
     });
+}
+
+/// A group that scales to zero through Sablier: count 0, a disabled scaling block with
+/// minimum 0 (so Nomad accepts Sablier's scale-down) and the maximum as a cap on manual scaling,
+/// and no Autoscaler policy.
+fn apply_sablier(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut TaskGroup) {
+    let max = if scale.max == 0 {
+        let cap = ctx.opts.default_max_scale.max(scale.activation);
+        ctx.report(
+            "K2N021",
+            &path_of("max-scale"),
+            format!("max-scale is unlimited in Knative; the scaling maximum is set to {cap}"),
+        );
+        cap
+    } else {
+        scale.max
+    };
+    if max > scale.activation {
+        let knative = if scale.max == 0 {
+            "without limit".to_string()
+        } else {
+            format!("up to {max}")
+        };
+        ctx.report(
+            "K2N091",
+            &path_of("max-scale"),
+            format!(
+                "Knative scales this Service from 0 {knative} on {}; Sablier starts {n} instance(s) on the first request and keeps that count until the Service is idle, so scaling above {n} is not migrated",
+                scale.metric,
+                n = scale.activation
+            ),
+        );
+    }
+    let initial =
+        TemplateAnnotations::of(svc).get(&key("initial-scale"), Some(&key("initialScale")));
+    if let Some((full, value)) = initial.filter(|_| scale.initial > 0) {
+        ctx.report(
+            "K2N094",
+            &annotations::path(full),
+            format!("{full} {value}: the job is registered at count 0; Sablier starts it on the first request"),
+        );
+    }
+    group.count = Some(0);
+    group.scaling = Some(ScalingPolicy {
+        enabled: Some(false),
+        min: Some(0),
+        max: Some(max as i64),
+        ..ScalingPolicy::default()
+    });
+    let g = ctx.group_path();
+    ctx.note(
+        format!("{g}/count"),
+        "scale to zero: starts at 0; Sablier scales it up on the first request",
+    );
+    ctx.note(
+        format!("{g}/scaling/min"),
+        "min-scale 0: Nomad refuses any scale below scaling.min, Sablier's too",
+    );
+    ctx.note(
+        format!("{g}/scaling/max"),
+        if scale.max == 0 {
+            format!("max-scale unlimited: --default-max-scale {max}")
+        } else {
+            format!("max-scale {max}")
+        },
+    );
+    ctx.note(
+        format!("{g}/scaling/enabled"),
+        "Sablier owns the count; an Autoscaler policy would fight it",
+    );
 }
 
 /// (check name, APM source, query, target value) for the autoscaler policy.

@@ -41,13 +41,24 @@ fn visibility(svc: &KnativeService) -> Option<String> {
     labels.get(VISIBILITY).cloned()
 }
 
-/// Service tags: ingress tags for Traefik (public Services only), `cluster-local`, `h2c`, and the
+/// The Service's host, as Knative's route would give it (`--domain-template`).
+pub fn host(ctx: &Ctx<'_>, name: &str) -> String {
+    ctx.opts
+        .domain_template
+        .replace("{name}", name)
+        .replace("{namespace}", &ctx.namespace)
+        .replace("{domain}", &ctx.opts.domain)
+}
+
+/// Service tags: ingress tags for Traefik (public Services only; for a Service that scales to
+/// zero, only the second-hop router of its activation route), `cluster-local`, `h2c`, and the
 /// Service's traffic tags. Returns the visibility recorded in job meta.
 pub fn service_tags(
     ctx: &mut Ctx<'_>,
     svc: &KnativeService,
     name: &str,
     port: &ServingPort,
+    scales_to_zero: bool,
 ) -> (Vec<String>, Option<&'static str>) {
     let mut tags = Vec::new();
     let labels = svc.metadata.labels.clone().unwrap_or_default();
@@ -73,13 +84,14 @@ pub fn service_tags(
     if port.h2c {
         tags.push("h2c".to_string());
     }
-    if ctx.opts.traefik && !cluster_local {
-        let host = ctx
-            .opts
-            .domain_template
-            .replace("{name}", name)
-            .replace("{namespace}", &ctx.namespace)
-            .replace("{domain}", &ctx.opts.domain);
+    if scales_to_zero {
+        tags.extend(super::activation::hop_tags(
+            name,
+            &host(ctx, name),
+            port.h2c,
+        ));
+    } else if ctx.opts.traefik && !cluster_local {
+        let host = host(ctx, name);
         tags.push("traefik.enable=true".to_string());
         tags.push(format!("traefik.http.routers.{name}.rule=Host(`{host}`)"));
         if port.h2c {

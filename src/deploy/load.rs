@@ -2,7 +2,8 @@
 //! more `{"Job": {...}}` objects, or bare job objects), HCL job files (those `convert` wrote are
 //! read here; any other is set aside for Nomad's own parser, see `jobspec`), and Knative
 //! sources, converted in-process exactly as `convert` would. Files, directories or stdin
-//! (JSON). Nothing is sent to a cluster from this module.
+//! (JSON). The Traefik route files `convert -o` writes beside the jobs are not jobs and are
+//! skipped (Traefik reads them). Nothing is sent to a cluster from this module.
 
 use super::jobspec::{HclFile, ReadBy, needs_nomad};
 use crate::config::ConvertOptions;
@@ -44,12 +45,20 @@ pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Load
             ));
         } else if path.is_dir() {
             for file in job_files_under(path)? {
+                if is_route_file(&file) {
+                    continue;
+                }
                 if is_knative_source(&file) {
                     knative_sources.push(file);
                 } else {
                     jobs.extend(load_file(&file)?);
                 }
             }
+        } else if is_route_file(path) {
+            bail!(
+                "{} is a Traefik route written by convert, not a job: deploy it with the platform's Traefik job (knative2nomad platform --routes)",
+                path.display()
+            );
         } else if is_knative_source(path) {
             knative_sources.push(path.clone());
         } else {
@@ -68,6 +77,17 @@ fn ready(jobs: Vec<Job>, file: &str, read_by: ReadBy) -> impl Iterator<Item = Lo
         file: file.to_string(),
         read_by,
     })
+}
+
+/// A Traefik route file `convert` wrote: YAML whose first line is this tool's marker (a Knative
+/// source never starts with it).
+fn is_route_file(path: &Path) -> bool {
+    let marker = crate::output::GENERATED_MARKER.as_bytes();
+    let mut start = vec![0; marker.len()];
+    is_knative_source(path)
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut start))
+            .is_ok_and(|()| start == marker)
 }
 
 fn is_knative_source(path: &Path) -> bool {

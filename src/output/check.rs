@@ -1,7 +1,7 @@
 //! `check`: comparing the job files a batch would write with the committed ones, as the batch
 //! produces them (so only the diffs are kept), and finding committed files no Service produces.
 
-use super::format::OutputFormat;
+use super::format::{OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, written_by_us};
 use super::write::JobFile;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -90,11 +90,25 @@ impl Checker {
         }
     }
 
-    /// The report, in path order, with the committed job files no Service produces.
+    /// The report, in path order, with the committed job files and generated route files no
+    /// Service produces (a hand-written Traefik file kept beside the routes is not ours to flag).
     pub fn finish(mut self) -> CheckReport {
         let suffix = format!(".{}", self.format.extension());
         let mut existing = Vec::new();
         collect_files(&self.against, &self.against, &suffix, &mut existing);
+        let mut routes = Vec::new();
+        let routes_dir = self.against.join(ROUTES_DIR);
+        collect_files(
+            &self.against,
+            &routes_dir,
+            &format!(".{ROUTE_EXTENSION}"),
+            &mut routes,
+        );
+        existing.extend(
+            routes
+                .into_iter()
+                .filter(|rel| written_by_us(&self.against.join(rel))),
+        );
         for rel in existing {
             if !self.planned.contains(&rel) {
                 self.report.orphaned.push(rel);

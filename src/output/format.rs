@@ -4,6 +4,7 @@
 
 use crate::nomad::hcl::render_job_into;
 use crate::nomad::model::Job;
+use crate::traefik::dynamic::DynamicConfig;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -68,6 +69,22 @@ pub fn render_with(
     } else {
         text
     }
+}
+
+/// The directory, under the output directory, that holds the Traefik routes of Services that
+/// scale to zero (`OUT/traefik/<input's relative directory>/<job id>.yml`): one tree that
+/// Traefik's file provider (or `platform --routes`) reads, beside the jobs.
+pub const ROUTES_DIR: &str = "traefik";
+
+/// Extension of a route file.
+pub const ROUTE_EXTENSION: &str = "yml";
+
+/// A route file's text: the generated-file marker naming the Service's source, namespace and job,
+/// then the plain YAML Traefik's file provider reads.
+pub fn render_route(route: &DynamicConfig, source: &str, namespace: &str, job_id: &str) -> String {
+    route.render(&format!(
+        "{GENERATED_MARKER} from {source} (Nomad namespace {namespace}, job {job_id}). Edit the Knative Service and convert again."
+    ))
 }
 
 /// Whether `text` is a job file this tool wrote (so it may be replaced without --force): the

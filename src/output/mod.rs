@@ -1,6 +1,7 @@
 //! Job files as output: their formats and text (with the marker that says this tool wrote
-//! them), the one atomic writer every file this tool writes goes through, writing a batch's job
-//! files under `-o`, and `check`'s comparison with committed files.
+//! them), the Traefik route files of Services that scale to zero, the one atomic writer every
+//! file this tool writes goes through, writing a batch's files under `-o`, and `check`'s
+//! comparison with committed files.
 //!
 //! What it is not: converting or batching. It takes rendered jobs and paths ([`JobFile`]);
 //! `batch` decides what they are.
@@ -12,5 +13,8 @@ mod write;
 
 pub use atomic::{Durability, write_atomic};
 pub use check::{CheckReport, Checker};
-pub use format::{GENERATED_MARKER, OutputFormat, Rendering, is_generated, render, render_with};
+pub use format::{
+    GENERATED_MARKER, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, is_generated, render,
+    render_route, render_with,
+};
 pub use write::{JobFile, OutputWriter, WriteReport};

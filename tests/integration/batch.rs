@@ -84,19 +84,41 @@ fn migrates_a_tree_with_reports() {
             "teams/a/api.nomad.hcl",
             "teams/a/hello.nomad.hcl",
             "teams/b/deep/payments.nomad.hcl",
-            "teams/b/notifier.nomad.hcl"
+            "teams/b/notifier.nomad.hcl",
+            // Every Service scales to zero (Knative's default): one Traefik route each, in one
+            // tree Traefik's file provider reads.
+            "traefik/teams/a/api.yml",
+            "traefik/teams/a/hello.yml",
+            "traefik/teams/b/deep/payments.yml",
+            "traefik/teams/b/notifier.yml",
         ]
     );
     let md = std::fs::read_to_string(reports.path().join("report.md")).unwrap();
     assert!(
-        md.contains("| default/broken |") && md.contains("| failed |"),
+        md.contains("| default/broken |") && md.contains("| — | failed |"),
         "{md}"
     );
-    assert!(md.contains("| default/hello |"));
+    assert!(
+        md.contains(
+            "| teams/a/hello.nomad.hcl, traefik/teams/a/hello.yml | scale to zero (Sablier) |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("4 service(s) converted: 4 scale to zero (Sablier), 0 always on; 1 failed")
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(reports.path().join("report.json")).unwrap())
             .unwrap();
     assert_eq!(json["services"].as_array().unwrap().len(), 5);
+    let hello = json["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "default/hello")
+        .unwrap();
+    assert_eq!(hello["scaling"], "scale to zero (Sablier)");
+    assert_eq!(hello["route"], "traefik/teams/a/hello.yml");
     let junit = std::fs::read_to_string(reports.path().join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase").count(), 5);
     assert_eq!(junit.matches("<failure").count(), 1);
@@ -136,7 +158,7 @@ fn migrates_a_tree_with_reports() {
         .arg(out.path())
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("wrote 0 file(s), 4 unchanged"));
+        .stderr(predicate::str::contains("wrote 0 file(s), 8 unchanged"));
     let after: Vec<String> = files(out.path())
         .iter()
         .map(|f| std::fs::read_to_string(out.path().join(f)).unwrap())
@@ -191,13 +213,35 @@ fn check_in_ci_finds_drift_missing_and_orphans() {
         ))
         .stdout(
             predicate::str::contains("orphaned:")
-                .and(predicate::str::contains("teams/a/hello.nomad.hcl")),
+                .and(predicate::str::contains("teams/a/hello.nomad.hcl"))
+                .and(predicate::str::contains("traefik/teams/a/hello.yml")),
         )
         .stdout(
             predicate::str::contains("missing:")
-                .and(predicate::str::contains("teams/c/probed.nomad.hcl")),
+                .and(predicate::str::contains("teams/c/probed.nomad.hcl"))
+                .and(predicate::str::contains("traefik/teams/c/probed.yml")),
         )
-        .stderr(predicate::str::contains("1 changed, 1 missing, 1 orphaned"));
+        .stderr(predicate::str::contains("1 changed, 2 missing, 2 orphaned"));
+
+    // A changed route is drift too; a hand-written Traefik file beside the routes is not ours.
+    let route = out.path().join("traefik/teams/a/api.yml");
+    let text = std::fs::read_to_string(&route).unwrap();
+    std::fs::write(
+        &route,
+        text.replace("sessionDuration: 90s", "sessionDuration: 1h"),
+    )
+    .unwrap();
+    std::fs::write(out.path().join("traefik/tls.yml"), "tls: {}\n").unwrap();
+    k2n()
+        .arg("check")
+        .arg(src.path())
+        .arg("--against")
+        .arg(out.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("-          sessionDuration: 1h"))
+        .stdout(predicate::str::contains("tls.yml").not())
+        .stderr(predicate::str::contains("2 changed, 2 missing, 2 orphaned"));
 }
 
 #[test]
@@ -250,5 +294,7 @@ fn same_name_in_two_namespaces_does_not_overwrite() {
         ));
     let written = std::fs::read_to_string(out.path().join("api.nomad.hcl")).unwrap();
     assert!(written.contains("example/blue:1"), "{written}");
-    assert_eq!(files(out.path()), vec!["api.nomad.hcl"]);
+    assert_eq!(files(out.path()), vec!["api.nomad.hcl", "traefik/api.yml"]);
+    let route = std::fs::read_to_string(out.path().join("traefik/api.yml")).unwrap();
+    assert!(route.contains("Nomad namespace blue"), "{route}");
 }

@@ -8,6 +8,9 @@ fn k2n() -> Command {
     Command::cargo_bin("knative2nomad").unwrap()
 }
 
+/// Knative's default (min-scale 0) scales to zero through Sablier; stdout stays a stream of
+/// jobs, so the run says that the Traefik route needs -o. `--scale-to-zero none` keeps one
+/// instance up, with K2N020. Either way the summary says which Services scale to zero.
 #[test]
 fn converts_a_file_to_hcl_on_stdout() {
     k2n()
@@ -15,8 +18,32 @@ fn converts_a_file_to_hcl_on_stdout() {
         .assert()
         .success()
         .stdout(predicate::str::contains("job \"hello\" {"))
+        .stdout(predicate::str::contains("count          = 0"))
         .stdout(predicate::str::contains("K2N").not())
-        .stderr(predicate::str::contains("warning[K2N020]"));
+        .stdout(predicate::str::contains("sablierUrl").not())
+        .stderr(predicate::str::contains("note[K2N090]"))
+        .stderr(predicate::str::contains("K2N020").not())
+        .stderr(predicate::str::contains(
+            "1 service(s) scale to zero through Sablier and need their Traefik routes: convert with -o DIR",
+        ))
+        .stderr(predicate::str::contains(
+            "1 service(s) converted: 1 scale to zero (Sablier), 0 always on;",
+        ));
+    k2n()
+        .args([
+            "convert",
+            "testdata/services/01-minimal.yaml",
+            "--scale-to-zero",
+            "none",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("count          = 1"))
+        .stderr(predicate::str::contains("warning[K2N020]"))
+        .stderr(predicate::str::contains("Traefik routes").not())
+        .stderr(predicate::str::contains(
+            "1 service(s) converted: 0 scale to zero (Sablier), 1 always on;",
+        ));
 }
 
 #[test]
@@ -60,7 +87,7 @@ fn strict_fails_on_warnings_unless_allowed() {
             "testdata/services/01-minimal.yaml",
             "--strict",
             "--allow",
-            "K2N020",
+            "K2N091",
         ])
         .assert()
         .success();
