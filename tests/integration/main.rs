@@ -21,5 +21,6 @@ mod invalid_inputs;
 mod nomad_examples;
 mod nomad_oracle;
 mod properties;
+mod traefik_routes;
 mod validate_rules;
 mod verify;
