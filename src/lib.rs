@@ -17,6 +17,7 @@ pub mod findings;
 pub mod knative;
 pub mod nomad;
 pub mod output;
+pub mod platform;
 pub mod redact;
 pub mod report;
 pub mod traefik;

@@ -4,7 +4,9 @@
 
 use clap::Parser;
 use knative2nomad::batch::{self, Batch};
-use knative2nomad::cli::{CheckArgs, Cli, Command, ConvertArgs, MessageFormat, ValidateArgs};
+use knative2nomad::cli::{
+    CheckArgs, Cli, Command, ConvertArgs, MessageFormat, PlatformArgs, ValidateArgs,
+};
 use knative2nomad::findings::{self, Finding};
 use knative2nomad::output::{self, Durability, OutputFormat, Rendering};
 use std::io::Write;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man(args) => man(args.subcommand.as_deref()),
+        Command::Platform(args) => platform(args),
     };
     match result {
         Ok(code) => code,
@@ -410,6 +413,40 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    let format: OutputFormat = args.format.into();
+    let platform = knative2nomad::platform::build(&settings, args.routes.as_deref(), format)?;
+    let report = knative2nomad::platform::write(&platform, &args.output, args.force);
+    let ok = print_write_report(&report, &args.output);
+    let ns = &settings.namespace;
+    eprintln!(
+        "{} route(s) embedded in the traefik job; Sablier and Traefik serve Nomad namespace {ns}",
+        platform.routes.len()
+    );
+    if args.routes.is_none() {
+        eprintln!(
+            "note: no --routes: Traefik starts without routes; give it the OUT/traefik directory convert -o wrote"
+        );
+    }
+    let dir = args.output.display();
+    eprintln!("next (docs/serverless.md):");
+    for id in ["sablier", "traefik"] {
+        eprintln!(
+            "  nomad acl policy apply -namespace {ns} -job {id} k2n-{id} {dir}/{id}.policy.hcl"
+        );
+    }
+    eprintln!(
+        "  knative2nomad deploy {dir}/sablier.{ext} {dir}/traefik.{ext}",
+        ext = format.extension()
+    );
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -19,6 +19,7 @@ mod kube;
 mod manual;
 mod mapping;
 mod nomad;
+mod platform;
 mod validate;
 mod values;
 mod variables;
@@ -30,6 +31,7 @@ pub use kube::{ClusterArgs, KubeArgs};
 pub use manual::{CompletionsArgs, ManArgs, subcommand_names, write_completions, write_man_page};
 pub use mapping::{MappingArgs, PlacementArgs};
 pub use nomad::NomadArgs;
+pub use platform::PlatformArgs;
 pub use validate::{ExplainArgs, ValidateArgs};
 pub use values::{FormatArg, ScaleToZeroArg, ServiceProviderArg};
 pub use variables::VariableArgs;
@@ -63,4 +65,6 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print a man page in roff, e.g. `knative2nomad man > knative2nomad.1`.
     Man(ManArgs),
+    /// Write the Sablier and Traefik jobs that scale converted Services to zero and wake them.
+    Platform(PlatformArgs),
 }

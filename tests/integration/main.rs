@@ -20,6 +20,7 @@ mod import;
 mod invalid_inputs;
 mod nomad_examples;
 mod nomad_oracle;
+mod platform;
 mod properties;
 mod traefik_routes;
 mod validate_rules;

@@ -59,14 +59,16 @@ for line in sys.stdin:
 
 /// The route files of every testdata Service, under a few settings that change them.
 fn routes() -> Vec<(String, String)> {
-    let mut h2c_consul = ConvertOptions::default();
-    h2c_consul.service_provider = ServiceProvider::Consul;
+    let consul = ConvertOptions {
+        service_provider: ServiceProvider::Consul,
+        ..ConvertOptions::default()
+    };
     let mut elsewhere = ConvertOptions::default();
     elsewhere.serverless.sablier_url = "https://sablier.service.consul:10000".into();
     elsewhere.serverless.hop_address = "127.0.0.1:18080".into();
     elsewhere.domain_template = "{name}-{namespace}.{domain}".into();
     let mut out = Vec::new();
-    for opts in [ConvertOptions::default(), h2c_consul, elsewhere] {
+    for opts in [ConvertOptions::default(), consul, elsewhere] {
         let batch = batch::run(&[PathBuf::from("testdata/services")], &opts);
         for s in &batch.services {
             if let Some(file) = s.route_file() {

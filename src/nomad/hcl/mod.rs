@@ -11,6 +11,7 @@
 
 mod annotate;
 mod coerce;
+mod jobspec;
 mod parse;
 mod render;
 

@@ -32,7 +32,9 @@ pub fn parse_job(text: &str) -> Result<Value, String> {
     let mut obj = parse_struct("Job", job.body(), "job")?;
     obj.insert("ID".to_string(), Value::String(id.clone()));
     obj.entry("Name".to_string()).or_insert(Value::String(id));
-    Ok(Value::Object(obj))
+    let mut job = Value::Object(obj);
+    super::jobspec::from_blocks(&mut job);
+    Ok(job)
 }
 
 fn label_str(l: &BlockLabel) -> String {

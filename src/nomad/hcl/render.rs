@@ -22,7 +22,8 @@ pub fn render_job(job: &Job) -> String {
 /// it cost about three times as much, which mattered for batches of thousands of services; the
 /// layout rules are pinned by the tests below and by every snapshot in `snapshots/`.
 pub fn render_job_into(out: &mut String, job: &Job) {
-    let value = serde_json::to_value(job).unwrap_or(Value::Null);
+    let mut value = serde_json::to_value(job).unwrap_or(Value::Null);
+    super::jobspec::to_blocks(&mut value);
     let empty = Map::new();
     let obj = value.as_object().unwrap_or(&empty);
     let id = obj.get("ID").and_then(Value::as_str).unwrap_or("");
