@@ -22,6 +22,7 @@ mod nomad_examples;
 mod nomad_oracle;
 mod platform;
 mod properties;
+mod scale_to_zero;
 mod traefik_routes;
 mod validate_rules;
 mod verify;

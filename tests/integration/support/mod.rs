@@ -1,10 +1,15 @@
 //! Shared test support: the Nomad API double, the fake Kubernetes API, the verifier's process
-//! fixtures and a throwaway PKI for TLS tests. Not used by the shipped binary; every address
-//! here is loopback.
+//! fixtures, the scale-to-zero request path (a Sablier API double and a Traefik stand-in,
+//! started together by `activation::ActivationPath`) and a throwaway PKI for TLS tests. Not
+//! used by the shipped binary; every address here is loopback.
 
+pub mod activation;
 pub mod fake_kube;
 pub mod jobspec2;
+pub mod loopback_http;
 pub mod nomad_double;
+pub mod sablier_double;
+pub mod traefik_double;
 pub mod verify_fixtures;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};

@@ -47,9 +47,10 @@
 //! `GET|DELETE /v1/job/:id`, `PUT|POST /v1/validate/job`, `PUT|POST /v1/job/:id/plan`,
 //! `GET /v1/job/:id/allocations`, `GET /v1/job/:id/evaluations`, `GET /v1/job/:id/deployment`, `GET /v1/job/:id/deployments`,
 //! `GET|PUT|POST /v1/job/:id/scale`, `GET /v1/evaluation/:id`, `GET /v1/deployment/:id`,
-//! `GET /v1/allocation/:id`, `GET /v1/status/leader`, `GET /v1/agent/self`, and
+//! `GET /v1/allocation/:id`, `GET /v1/status/leader`, `GET /v1/agent/self`,
 //! `PUT|POST /v1/jobs/parse` (answered by Nomad's own parser when `../shared` has it: see
-//! [`parse`]).
+//! [`parse`]), and Nomad's service catalog as Traefik's Nomad provider reads it:
+//! `GET /v1/services`, `GET /v1/service/:name` (see [`service_registrations`]).
 
 pub mod parse;
 
@@ -907,6 +908,11 @@ fn read(state: &State, segments: &[String], namespace: &str) -> ReadResult {
             ))
         }
         ["v1", "job", id, "scale"] => scale_status(state, namespace, id),
+        ["v1", "services"] => service_list(state, namespace),
+        ["v1", "service", name] => Ok((
+            Value::Array(service_registrations(state, namespace, Some(name))),
+            table("allocs"),
+        )),
         ["v1", "job", id, "evaluations"] => {
             let mut list: Vec<Value> = state
                 .evals
@@ -948,6 +954,81 @@ fn read(state: &State, segments: &[String], namespace: &str) -> ReadResult {
             format!("Invalid URL path: /{}", segments.join("/")),
         )),
     }
+}
+
+/// The `provider = "nomad"` group services of the allocations whose client has started them, as
+/// Nomad's catalog holds them (api/services.go `ServiceRegistration`). The client registers a
+/// group's services in the allocation runner's Prerun, before its tasks run
+/// (client/allocrunner/groupservice_hook.go), and removes them when it stops the allocation; here
+/// that is from the moment the tasks are started until the allocation is stopped.
+fn service_registrations(state: &State, namespace: &str, name: Option<&str>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for alloc in state.allocs.values() {
+        let started = alloc["TaskStates"].is_object()
+            && alloc["DesiredStatus"] == "run"
+            && matches!(alloc["ClientStatus"].as_str(), Some("pending" | "running"));
+        if alloc["Namespace"] != namespace || !started {
+            continue;
+        }
+        let group = alloc["Job"]["TaskGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["Name"] == alloc["TaskGroup"]);
+        let ports = alloc["AllocatedResources"]["Shared"]["Ports"].as_array();
+        for service in group
+            .and_then(|g| g["Services"].as_array())
+            .into_iter()
+            .flatten()
+        {
+            let service_name = service["Name"].as_str().unwrap_or_default();
+            if service["Provider"] != "nomad" || name.is_some_and(|n| n != service_name) {
+                continue;
+            }
+            let port = ports
+                .into_iter()
+                .flatten()
+                .find(|p| p["Label"] == service["PortLabel"])
+                .and_then(|p| p["Value"].as_u64())
+                .unwrap_or(0);
+            out.push(json!({
+                "ID": format!("_nomad-task-{}-group-{}-{service_name}-{port}",
+                              alloc["ID"].as_str().unwrap_or_default(),
+                              alloc["TaskGroup"].as_str().unwrap_or_default()),
+                "ServiceName": service_name, "Namespace": namespace,
+                "NodeID": alloc["NodeID"], "Datacenter": "dc1", "JobID": alloc["JobID"],
+                "AllocID": alloc["ID"], "Tags": service["Tags"].as_array().cloned().unwrap_or_default(),
+                "Address": "127.0.0.1", "Port": port,
+                "CreateIndex": alloc["CreateIndex"], "ModifyIndex": alloc["ModifyIndex"],
+            }));
+        }
+    }
+    out
+}
+
+/// `GET /v1/services`: per namespace, each service name with the union of its tags.
+fn service_list(state: &State, namespace: &str) -> ReadResult {
+    let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in service_registrations(state, namespace, None) {
+        let tags = services
+            .entry(r["ServiceName"].as_str().unwrap_or_default().to_string())
+            .or_default();
+        for t in r["Tags"].as_array().into_iter().flatten() {
+            if let Some(t) = t.as_str().filter(|t| !tags.iter().any(|x| x == t)) {
+                tags.push(t.to_string());
+            }
+        }
+    }
+    let list: Vec<Value> = services
+        .into_iter()
+        .map(|(name, tags)| json!({"ServiceName": name, "Tags": tags}))
+        .collect();
+    let body = if list.is_empty() {
+        json!([])
+    } else {
+        json!([{"Namespace": namespace, "Services": list}])
+    };
+    Ok((body, state.table_index.get("allocs").copied().unwrap_or(1)))
 }
 
 fn alloc_stub(alloc: &Value) -> Value {
