@@ -34,8 +34,9 @@ pub struct MappingArgs {
     /// Scaling maximum used when the Service sets no max-scale (Knative: unlimited). Default 10.
     #[arg(long, value_name = "N")]
     pub default_max_scale: Option<u64>,
-    /// How to keep Knative's scale to zero: `none` keeps one instance up, `sablier` adds the
-    /// group meta that Sablier's Nomad provider reads.
+    /// What min-scale 0 becomes: `sablier` (default) starts the job at 0 with the meta Sablier's
+    /// Nomad provider reads and writes a Traefik route through Sablier beside it (with -o);
+    /// `none` keeps one instance up.
     #[arg(long, value_enum)]
     pub scale_to_zero: Option<ScaleToZeroArg>,
     /// Fail (exit 1) when any warning is reported.

@@ -41,9 +41,9 @@ impl From<ServiceProviderArg> for ServiceProvider {
 /// `--scale-to-zero`: what to do with Knative's min-scale 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScaleToZeroArg {
-    /// Keep at least one instance running (Nomad has no request-driven activator).
+    /// Keep at least one instance running (no request-driven activation).
     None,
-    /// Register the group with Sablier's Nomad provider, which scales it up on the first request.
+    /// Start at 0; Sablier scales the group up on the first request through its Traefik route.
     Sablier,
 }
 

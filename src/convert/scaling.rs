@@ -243,7 +243,7 @@ fn same_setting(value: &str, default: &str) -> bool {
 }
 
 /// `activation-scale`: at least 2 and at most max-scale, as Knative's webhook requires; a value it
-/// would refuse is reported (K2N013) and Knative's behaviour without it (1) is kept.
+/// would refuse is an error (K2N013), like any invalid autoscaling annotation.
 fn activation_scale(ctx: &mut Ctx<'_>, annotations: TemplateAnnotations<'_>, max: u64) -> u64 {
     let Some((full, value)) = annotations.get(&key("activation-scale"), None) else {
         return 1;

@@ -245,6 +245,31 @@ mod tests {
         }
     }
 
+    /// `convert -o OUT` writes routes beside the jobs; `deploy OUT` takes only the jobs.
+    #[test]
+    fn skips_the_traefik_routes_convert_writes() {
+        let opts = ConvertOptions::default();
+        let out = tempfile::tempdir().unwrap();
+        let batch = crate::batch::run(&[PathBuf::from("testdata/services/01-minimal.yaml")], &opts);
+        let service = &batch.services[0];
+        let rendering = crate::output::Rendering::default();
+        for file in service.files(rendering) {
+            let path = out.path().join(&file.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, file.text.unwrap().as_bytes()).unwrap();
+        }
+        let route = out.path().join("traefik/hello.yml");
+        assert!(route.is_file());
+        let jobs = load_jobs(&[out.path().to_path_buf()], &opts).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(job_of(&jobs[0]).0.id.as_deref(), Some("hello"));
+        let err = load_jobs(&[route], &opts).unwrap_err().to_string();
+        assert!(
+            err.contains("is a Traefik route written by convert"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn reads_our_hcl_and_knative_sources_and_leaves_other_hcl_to_nomad() {
         let opts = ConvertOptions::default();

@@ -23,6 +23,7 @@ mod nomad_oracle;
 mod platform;
 mod properties;
 mod scale_to_zero;
+mod scale_to_zero_bench;
 mod traefik_routes;
 mod validate_rules;
 mod verify;
