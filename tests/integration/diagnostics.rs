@@ -241,7 +241,7 @@ async fn an_imported_service_with_only_webhook_defaults_passes_strict() {
     assert!(!out.stderr.contains("warning["), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("1 service(s) converted, 0 failed, from 1 file(s); 0 error(s), 0 warning(s)"),
+            .contains("1 service(s) converted: 0 scale to zero (Sablier), 1 always on; 0 failed, from 1 file(s); 0 error(s), 0 warning(s)"),
         "{}",
         out.stderr
     );
@@ -421,7 +421,7 @@ fn a_missing_input_says_so_without_a_yaml_hint() {
   --> {}
   = hint: check the path (a directory is searched for *.yaml, *.yml and *.json; `-` reads stdin) and that the file is YAML or JSON text in UTF-8
 
-0 service(s) converted, 0 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
+0 service(s) converted: 0 scale to zero (Sablier), 0 always on; 0 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
 ",
             missing.display()
         )
@@ -437,7 +437,7 @@ fn an_input_without_a_knative_service_warns_and_fails_strict() {
   | ^^
   = hint: pass the file that holds the Knative Service (kind: Service, apiVersion: serving.knative.dev/v1), or drop this input
 
-0 service(s) converted, 0 failed, from 1 file(s); 0 error(s), 1 warning(s), 0 note(s)
+0 service(s) converted: 0 scale to zero (Sablier), 0 always on; 0 failed, from 1 file(s); 0 error(s), 1 warning(s), 0 note(s)
 ";
     let out = run(&["convert", "-"], Some("{}\n"));
     assert_eq!((out.code, out.stderr.as_str()), (0, expected));
@@ -535,7 +535,7 @@ spec:
    |                - the quoted scalar starts here
   = hint: fix the YAML syntax at the marked position (a linter such as yamllint shows the same place)
 
-0 service(s) converted, 0 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
+0 service(s) converted: 0 scale to zero (Sablier), 0 always on; 0 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
 "
         )
     );
@@ -559,7 +559,7 @@ fn a_byte_order_mark_is_accepted_in_files_stdin_and_later_documents() {
     assert!(out.stdout.contains("job \"hello\" {") && out.stdout.contains("job \"second\" {"));
     assert!(
         out.stderr
-            .contains("2 service(s) converted, 0 failed, from 1 file(s); 0 error(s), 0 warning(s)"),
+            .contains("2 service(s) converted: 0 scale to zero (Sablier), 2 always on; 0 failed, from 1 file(s); 0 error(s), 0 warning(s)"),
         "{}",
         out.stderr
     );
@@ -583,7 +583,7 @@ fn a_ko_image_reference_is_an_error_that_says_to_build_it_first() {
    |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
   = hint: build and push the image first: run `ko resolve -f FILE > resolved.yaml` and convert the resolved YAML, or replace the ko:// reference with a pushed image
 
-0 service(s) converted, 1 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
+0 service(s) converted: 0 scale to zero (Sablier), 0 always on; 1 failed, from 1 file(s); 1 error(s), 0 warning(s), 0 note(s)
 "
     );
 }

@@ -1,87 +1,33 @@
 //! `platform` as a user runs it after `convert -o`: the Sablier and Traefik jobs (with the routes
 //! embedded) and their ACL policies, checked by the offline validator and by Nomad's own parser
 //! (`jobspec2json` of Nomad 2.0, 1.10 and 1.8 from ../shared/tools, skipped with a notice where
-//! absent), which must read our HCL as exactly the API JSON we meant. Every converted testdata
-//! job goes through the same parsers. Route sets that cannot work in one Traefik are refused.
+//! absent), which must read our HCL as exactly the API JSON we meant (converted jobs go through
+//! the same parsers in nomad_oracle.rs). Route sets that cannot work in one Traefik are refused.
 
+use crate::support::jobspec2;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn k2n() -> Command {
     Command::cargo_bin("knative2nomad").unwrap()
 }
 
-/// The three `jobspec2json` builds, or none (with a notice) when ../shared is not beside the
-/// checkout.
-fn jobspec2json() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/nomad-jobspec2");
-    let tools: Vec<PathBuf> = ["jobspec2json", "jobspec2json-1.10", "jobspec2json-1.8"]
-        .iter()
-        .map(|name| dir.join(name))
-        .filter(|p| p.is_file())
-        .collect();
-    if tools.len() < 3 {
-        eprintln!(
-            "notice: {} not found; Nomad's own parser is not checked",
-            dir.display()
-        );
-        return Vec::new();
-    }
-    tools
-}
-
-/// Differences where `want` (our API JSON) is not what `got` (Nomad's parse) holds: every field
-/// we set must have the same value there; fields we leave unset may hold Nomad's zero values.
-/// Inside a driver's free-form `Config`, jobspec2 keeps every block as a list of objects; a block
-/// written as one object is the same block (HCL's JSON syntax reads both, and so does the driver).
-fn not_contained(want: &Value, got: &Value, path: &str, out: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(_), Value::Array(g)) if g.len() == 1 && path.contains(".Config.") => {
-            not_contained(want, &g[0], path, out);
-        }
-        (Value::Object(w), Value::Object(g)) => {
-            for (k, v) in w {
-                not_contained(
-                    v,
-                    g.get(k).unwrap_or(&Value::Null),
-                    &format!("{path}.{k}"),
-                    out,
-                );
-            }
-        }
-        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
-            for (i, (a, b)) in w.iter().zip(g).enumerate() {
-                not_contained(a, b, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ if want == got => {}
-        _ => out.push(format!("{path}: we wrote {want}, Nomad reads {got}")),
-    }
-}
-
-/// Parses `hcl` with each Nomad parser and compares with the API JSON `want` (`{"Job": …}`).
-fn nomad_reads_as(tools: &[PathBuf], hcl: &Path, want: &Value) {
-    for tool in tools {
-        let out = std::process::Command::new(tool).arg(hcl).output().unwrap();
+/// Nomad's own parser (three versions, support/jobspec2.rs) reads `hcl` as the API JSON `want`
+/// (`{"Job": …}`): every value both set is equal, and Nomad sets nothing else but its defaults.
+fn nomad_reads_as(tools: &Path, hcl: &Path, want: &Value) {
+    for parser in jobspec2::PARSERS {
+        let nomad = jobspec2::decode(tools, parser, hcl)
+            .unwrap_or_else(|e| panic!("{parser} refuses {}: {e}", hcl.display()));
+        let c = jobspec2::compare_job(&want["Job"], &nomad);
         assert!(
-            out.status.success(),
-            "{} refuses {}: {}",
-            tool.display(),
+            c.problems.is_empty(),
+            "{parser} reads {} differently:\n{}",
             hcl.display(),
-            String::from_utf8_lossy(&out.stderr)
+            c.problems.join("\n")
         );
-        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut diffs = Vec::new();
-        not_contained(want, &got, "", &mut diffs);
-        assert!(
-            diffs.is_empty(),
-            "{} reads {} differently:\n{}",
-            tool.display(),
-            hcl.display(),
-            diffs.join("\n")
-        );
+        assert!(c.fields > 20, "{parser}: {} values compared", c.fields);
     }
 }
 
@@ -211,7 +157,10 @@ fn platform_jobs_validate_and_nomad_reads_them_as_written() {
         assert_eq!(text, written, "{dest}");
     }
 
-    let tools = jobspec2json();
+    let Some(tools) = jobspec2::tools_dir("platform_jobs_validate_and_nomad_reads_them_as_written")
+    else {
+        return;
+    };
     for id in ["sablier", "traefik"] {
         let want: Value = serde_json::from_str(
             &std::fs::read_to_string(file(&format!("{id}.nomad.json"))).unwrap(),
@@ -219,43 +168,6 @@ fn platform_jobs_validate_and_nomad_reads_them_as_written() {
         .unwrap();
         nomad_reads_as(&tools, &file(&format!("{id}.nomad.hcl")), &want);
     }
-}
-
-/// Every job `convert` writes for the testdata, scale-to-zero or not, reads in Nomad's own parser
-/// (all three versions) as the JSON `convert --format json` writes.
-#[test]
-fn nomad_reads_every_converted_job_as_written() {
-    let tools = jobspec2json();
-    if tools.is_empty() {
-        return;
-    }
-    let hcl = tempfile::tempdir().unwrap();
-    let json = tempfile::tempdir().unwrap();
-    for (dir, format) in [(&hcl, "hcl"), (&json, "json")] {
-        k2n()
-            .args(["convert", "testdata/services", "-o"])
-            .arg(dir.path())
-            .args(["--format", format])
-            .assert()
-            .success();
-    }
-    let mut checked = 0;
-    for entry in std::fs::read_dir(hcl.path()).unwrap() {
-        let path = entry.unwrap().path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(id) = name.strip_suffix(".nomad.hcl") else {
-            continue;
-        };
-        let want: Value = serde_json::from_str(
-            &std::fs::read_to_string(json.path().join(format!("{id}.nomad.json"))).unwrap(),
-        )
-        .unwrap();
-        nomad_reads_as(&tools, &path, &want);
-        checked += 1;
-    }
-    assert!(checked >= 40, "{checked} jobs");
 }
 
 #[test]
