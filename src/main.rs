@@ -146,7 +146,8 @@ fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut failed = batch.failed(&opts);
     if let (Some(writer), Some(dir)) = (writer, &args.output) {
         failed |= !print_write_report(&writer.report, dir);
-    } else {
+    } else if args.message_format == MessageFormat::Human {
+        // With --message-format json stderr is a stream of findings only.
         print_routes_need_output(&batch);
     }
     if args.message_format == MessageFormat::Human {

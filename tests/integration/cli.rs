@@ -44,6 +44,19 @@ fn converts_a_file_to_hcl_on_stdout() {
         .stderr(predicate::str::contains(
             "1 service(s) converted: 0 scale to zero (Sablier), 1 always on;",
         ));
+    // With --message-format json, stderr stays a stream of findings.
+    let out = k2n()
+        .args([
+            "convert",
+            "testdata/services/01-minimal.yaml",
+            "--message-format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    for line in String::from_utf8(out.stderr).unwrap().lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
 }
 
 #[test]
