@@ -732,6 +732,22 @@ pub static CODES: &[CodeInfo] = &[
         "nothing to do unless the first request must be warm",
         "annotations:\n  autoscaling.knative.dev/initial-scale: \"2\""
     ),
+    code!(
+        "K2N080",
+        Error,
+        "ConfigMap or Secret defined differently at the same distance",
+        "A Service reads a ConfigMap or Secret from the nearest definition of its namespace and name: in the Service's own file, else in its folder, else in the closest parent folder. Two definitions at that same distance that differ (ConfigMaps: data or binaryData; Secrets: key names) would make the job depend on which file was read last, so the Services that use the name are not converted. Identical definitions are fine.",
+        "make the two definitions identical, delete one, or move each next to the Services that should use it (a sub-folder per environment)",
+        "# envs/a.yaml and envs/b.yaml, side by side:\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {DB_HOST: db.prod.internal}\n---\nkind: ConfigMap\nmetadata: {name: app-config}\ndata: {DB_HOST: db.staging.internal}"
+    ),
+    code!(
+        "K2N081",
+        Info,
+        "ConfigMap or Secret defined outside the Service's scope",
+        "The referenced ConfigMap or Secret is among the inputs, but only in a folder the Service does not see (a sibling folder, such as staging/ for a Service in prod/), so it is not used: the reference is treated as not among the inputs.",
+        "move the definition into the Service's file or folder, or a parent folder of it; for Kustomize trees run `kustomize build overlays/NAME | knative2nomad convert -`",
+        "# prod/app.yaml reads app-config, which only staging/config.yaml defines\nenvFrom:\n- configMapRef: {name: app-config}"
+    ),
 ];
 
 #[cfg(test)]

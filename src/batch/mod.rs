@@ -1,5 +1,6 @@
-//! Running the pipeline over many inputs: walk paths, read and split documents, resolve
-//! ConfigMaps/Secrets across all inputs (pass 1), convert Services in parallel a step of inputs
+//! Running the pipeline over many inputs: walk paths, read and split documents, index the
+//! ConfigMaps/Secrets of all inputs by folder (pass 1; each Service sees the nearest definition,
+//! see `knative::resources`), convert Services in parallel a step of inputs
 //! at a time (pass 2), mark duplicate job IDs, render as it goes and hand each step to the
 //! caller's `emit` (which prints, writes or compares).
 //!
@@ -253,8 +254,8 @@ pub fn run_inputs_emitting(
         files_read: inputs.len(),
         ..Batch::default()
     };
-    // Pass 1: ConfigMaps and Secrets from every input, so a Service resolves references to
-    // objects in any file.
+    // Pass 1: ConfigMaps and Secrets from every input, indexed by folder, so a Service
+    // resolves references to the nearest definition in its own file, folder or a parent.
     let resources = collect_resources(&inputs);
     progress.set_length(inputs.len() as u64);
     // Pass 2: each input split and converted on its own, so a batch holds one input's
@@ -303,9 +304,9 @@ pub fn run_inputs_emitting(
     batch
 }
 
-/// Every ConfigMap and Secret (key names only) in `inputs`, for every Service of the batch to
-/// resolve its references against (see [`Resources`] for which definition wins). Only inputs
-/// that can hold one are parsed here.
+/// Every ConfigMap and Secret (key names only) in `inputs`, in input order, for every Service of
+/// the batch to resolve its references against (see [`Resources`] for which definition it
+/// sees). Only inputs that can hold one are parsed here.
 fn collect_resources(inputs: &[Input]) -> Resources {
     let may_hold_resource = |text: &str| text.contains("ConfigMap") || text.contains("Secret");
     let resources_found: Vec<Vec<(Document, DocumentKind)>> = inputs
@@ -323,7 +324,7 @@ fn collect_resources(inputs: &[Input]) -> Resources {
                 .collect()
         })
         .collect();
-    let mut resources = Resources::default();
+    let mut resources = Resources::new();
     for (doc, kind) in resources_found.iter().flatten() {
         resources.add(doc, *kind);
     }

@@ -3,6 +3,8 @@
 //! Variable at the task's own path, which the task may read without an ACL policy).
 
 use super::Ctx;
+use super::references::Resolved;
+use crate::knative::resources::ResourceKind;
 use crate::nomad::model::Template;
 use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar};
 use std::collections::{BTreeMap, BTreeSet};
@@ -93,6 +95,7 @@ pub fn task_env(
         values: BTreeMap::new(),
         origins: BTreeMap::new(),
         from_variable: Vec::new(),
+        key_sources: Vec::new(),
         short: tc
             .path
             .trim_start_matches("spec.template.spec.")
@@ -128,6 +131,8 @@ struct TaskEnv {
     origins: BTreeMap<String, String>,
     /// Lines of the env template: (variable name, item name).
     from_variable: Vec<(String, String)>,
+    /// Where the key names of `envFrom` Secrets came from, for `--annotate`.
+    key_sources: Vec<String>,
     /// The container's path without `spec.template.spec.`, for `--annotate` comments.
     short: String,
     /// The Nomad Variable this task reads.
@@ -146,19 +151,28 @@ impl TaskEnv {
         let path = format!("{}.envFrom[{i}]", tc.path);
         let prefix = source.prefix.clone().unwrap_or_default();
         if let Some(cm) = &source.config_map_ref {
-            let key = (ctx.namespace.clone(), cm.name.clone());
-            match ctx.resources.config_maps.get(&key).cloned() {
-                Some(data) => {
-                    for (k, v) in data {
+            match ctx.resolve(
+                ResourceKind::ConfigMap,
+                &cm.name,
+                &format!("{path}.configMapRef"),
+            ) {
+                Resolved::Definition(definition) => {
+                    for (k, v) in definition.data().into_iter().flatten() {
                         self.origins.insert(
                             format!("{prefix}{k}"),
-                            format!("{}.envFrom[{i}]: ConfigMap {} key {k}", self.short, cm.name),
+                            format!(
+                                "{}.envFrom[{i}]: ConfigMap {} key {k}, from {}",
+                                self.short,
+                                cm.name,
+                                definition.origin()
+                            ),
                         );
-                        self.values.insert(format!("{prefix}{k}"), v);
+                        self.values.insert(format!("{prefix}{k}"), v.clone());
                     }
                 }
-                None if cm.optional == Some(true) => {}
-                None => {
+                Resolved::Ambiguous => {}
+                Resolved::Missing if cm.optional == Some(true) => {}
+                Resolved::Missing => {
                     ctx.report(
                         "K2N028",
                         &path,
@@ -176,13 +190,21 @@ impl TaskEnv {
             }
         }
         if let Some(secret) = &source.secret_ref {
-            let key = (ctx.namespace.clone(), secret.name.clone());
-            match ctx.resources.secret_keys.get(&key).cloned() {
-                Some(keys) => {
-                    for k in keys {
-                        let item = item_name(&secret.name, &k);
+            match ctx.resolve(
+                ResourceKind::Secret,
+                &secret.name,
+                &format!("{path}.secretRef"),
+            ) {
+                Resolved::Definition(definition) => {
+                    for k in definition.secret_keys().into_iter().flatten() {
+                        let item = item_name(&secret.name, k);
                         self.from_variable.push((format!("{prefix}{k}"), item));
                     }
+                    self.key_sources.push(format!(
+                        "key names of Secret {} from {}",
+                        secret.name,
+                        definition.origin()
+                    ));
                     ctx.report(
                         "K2N027",
                         &path,
@@ -192,7 +214,8 @@ impl TaskEnv {
                         ),
                     );
                 }
-                None => ctx.report(
+                Resolved::Ambiguous => {}
+                Resolved::Missing => ctx.report(
                     "K2N046",
                     &path,
                     format!(
@@ -228,19 +251,21 @@ impl TaskEnv {
             return;
         };
         if let Some(r) = &from.config_map_key_ref {
-            let key = (ctx.namespace.clone(), r.name.clone());
-            let value = ctx
-                .resources
-                .config_maps
-                .get(&key)
-                .and_then(|d| d.get(&r.key))
-                .cloned();
+            let ref_path = format!("{path}.valueFrom.configMapKeyRef");
+            let value = match ctx.resolve(ResourceKind::ConfigMap, &r.name, &ref_path) {
+                Resolved::Definition(definition) => definition
+                    .data()
+                    .and_then(|d| d.get(&r.key))
+                    .map(|v| (v.clone(), definition.origin())),
+                Resolved::Ambiguous => return,
+                Resolved::Missing => None,
+            };
             match value {
-                Some(v) => {
+                Some((v, origin)) => {
                     self.origins.insert(
                         var.name.clone(),
                         format!(
-                            "{}.env[{i}]: ConfigMap {} key {}",
+                            "{}.env[{i}]: ConfigMap {} key {}, from {origin}",
                             self.short, r.name, r.key
                         ),
                     );
@@ -250,7 +275,7 @@ impl TaskEnv {
                 None => {
                     ctx.report(
                         "K2N028",
-                        &format!("{path}.valueFrom.configMapKeyRef"),
+                        &ref_path,
                         format!(
                             "ConfigMap {:?} key {:?} is not among the inputs; read from Nomad Variable {:?}",
                             r.name, r.key, self.var_path
@@ -349,10 +374,13 @@ impl TaskEnv {
             return None;
         }
         let var_path = &self.var_path;
-        ctx.note(
-            format!("{}/template", ctx.task_path(tc.task_name)),
-            format!("secrets (and unresolved ConfigMap keys) from Nomad Variable {var_path}"),
-        );
+        let mut note =
+            format!("secrets (and unresolved ConfigMap keys) from Nomad Variable {var_path}");
+        for source in &self.key_sources {
+            note.push_str("; ");
+            note.push_str(source);
+        }
+        ctx.note(format!("{}/template", ctx.task_path(tc.task_name)), note);
         let mut seen = BTreeSet::new();
         let mut lines = String::new();
         for (name, item) in &self.from_variable {

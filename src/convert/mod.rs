@@ -10,6 +10,7 @@ mod container;
 mod env;
 mod probes;
 pub mod quantity;
+mod references;
 mod resources;
 mod scaling;
 mod traffic;
@@ -19,7 +20,7 @@ use crate::config::ConvertOptions;
 use crate::findings::{Finding, Severity};
 use crate::knative::load::Document;
 use crate::knative::model::{KnativeService, RevisionSpec, SERVER_ANNOTATIONS};
-use crate::knative::resources::Resources;
+use crate::knative::resources::{ResolvedFrom, Resources, Scope};
 use crate::nomad::model::{
     Job, NetworkResource, Port, Service, ServiceCheck, TaskGroup, UpdateStrategy,
 };
@@ -47,6 +48,8 @@ pub struct Converted {
     /// The Traefik route (file provider) of a Service that scales to zero through Sablier;
     /// `None` for a Service that stays up.
     pub route: Option<DynamicConfig>,
+    /// Which file and line each ConfigMap and Secret the job uses was taken from, for reports.
+    pub resolved: BTreeSet<ResolvedFrom>,
 }
 
 impl Converted {
@@ -68,13 +71,15 @@ pub fn nth(ident: &str, n: usize) -> String {
 pub(crate) struct Ctx<'a> {
     pub doc: &'a Document,
     pub opts: &'a ConvertOptions,
-    pub resources: &'a Resources,
+    /// The ConfigMaps and Secrets this Service sees (read through [`Ctx::resolve`]).
+    pub scope: Scope<'a>,
     pub namespace: String,
     pub job_id: String,
     pub findings: Vec<Finding>,
     pub variables: BTreeMap<String, BTreeSet<String>>,
     pub provenance: BTreeMap<String, String>,
     pub route: Option<DynamicConfig>,
+    pub resolved: BTreeSet<ResolvedFrom>,
 }
 
 impl Ctx<'_> {
@@ -112,13 +117,14 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
     let mut ctx = Ctx {
         doc,
         opts,
-        resources,
+        scope: resources.scope(&doc.file),
         namespace: doc.namespace().unwrap_or("default").to_string(),
         job_id: doc.name().unwrap_or("").to_string(),
         findings: Vec::new(),
         variables: BTreeMap::new(),
         provenance: BTreeMap::new(),
         route: None,
+        resolved: BTreeSet::new(),
     };
     let job = match parse_typed(&mut ctx) {
         Some(svc) => build_job(&mut ctx, &svc),
@@ -153,6 +159,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         variables: ctx.variables,
         provenance: ctx.provenance,
         route,
+        resolved: ctx.resolved,
     }
 }
 

@@ -4,7 +4,9 @@
 
 use super::Ctx;
 use super::env::{item_name, variable_path};
+use super::references::Resolved;
 use crate::knative::model::RevisionSpec;
+use crate::knative::resources::ResourceKind;
 use crate::nomad::model::{Task, TaskGroup, Template, VolumeMount, VolumeRequest};
 use k8s_openapi::api::core::v1::{Container, KeyToPath, Volume};
 use serde_json::{Value, json};
@@ -17,6 +19,8 @@ struct VolumeFile {
     path: String,
     source: FileSource,
     mode: Option<i32>,
+    /// Where its content or key name came from, for `--annotate`.
+    origin: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -206,18 +210,27 @@ fn secret_files(
     mode: Option<i32>,
     path: &str,
 ) -> Vec<VolumeFile> {
+    let mut origin = None;
     let keys: Vec<(String, String, Option<i32>)> = match items {
         Some(items) if !items.is_empty() => items
             .iter()
             .map(|i| (i.key.clone(), i.path.clone(), i.mode.or(mode)))
             .collect(),
-        _ => match ctx
-            .resources
-            .secret_keys
-            .get(&(ctx.namespace.clone(), name.to_string()))
-        {
-            Some(keys) => keys.iter().map(|k| (k.clone(), k.clone(), mode)).collect(),
-            None => {
+        _ => match ctx.resolve(ResourceKind::Secret, name, path) {
+            Resolved::Definition(definition) => {
+                origin = Some(format!(
+                    "key names of Secret {name} from {}",
+                    definition.origin()
+                ));
+                definition
+                    .secret_keys()
+                    .into_iter()
+                    .flatten()
+                    .map(|k| (k.clone(), k.clone(), mode))
+                    .collect()
+            }
+            Resolved::Ambiguous => return Vec::new(),
+            Resolved::Missing => {
                 ctx.report("K2N046", path, format!("keys of Secret {name:?} are unknown (it is not among the inputs); list them under items"));
                 return Vec::new();
             }
@@ -235,6 +248,7 @@ fn secret_files(
                 item: item_name(name, &key),
             },
             mode,
+            origin: origin.clone(),
         })
         .collect()
 }
@@ -247,11 +261,12 @@ fn config_map_files(
     optional: Option<bool>,
     path: &str,
 ) -> Vec<VolumeFile> {
-    let data = ctx
-        .resources
-        .config_maps
-        .get(&(ctx.namespace.clone(), name.to_string()))
-        .cloned();
+    let found = match ctx.resolve(ResourceKind::ConfigMap, name, path) {
+        Resolved::Definition(definition) => definition.data().map(|d| (d, definition.origin())),
+        Resolved::Ambiguous => return Vec::new(),
+        Resolved::Missing => None,
+    };
+    let data = found.as_ref().map(|(d, _)| *d);
     let wanted: Option<Vec<(String, String, Option<i32>)>> = match items {
         Some(items) if !items.is_empty() => Some(
             items
@@ -259,9 +274,7 @@ fn config_map_files(
                 .map(|i| (i.key.clone(), i.path.clone(), i.mode.or(mode)))
                 .collect(),
         ),
-        _ => data
-            .as_ref()
-            .map(|d| d.keys().map(|k| (k.clone(), k.clone(), mode)).collect()),
+        _ => data.map(|d| d.keys().map(|k| (k.clone(), k.clone(), mode)).collect()),
     };
     let Some(wanted) = wanted else {
         if optional != Some(true) {
@@ -283,15 +296,22 @@ fn config_map_files(
     }
     wanted
         .into_iter()
-        .map(|(key, file, mode)| VolumeFile {
-            path: file,
-            source: match data.as_ref().and_then(|d| d.get(&key)) {
-                Some(content) => FileSource::Inline(content.clone()),
-                None => FileSource::Variable {
-                    item: item_name(name, &key),
+        .map(|(key, file, mode)| {
+            let inline = found
+                .as_ref()
+                .and_then(|(d, origin)| d.get(&key).map(|content| (content, origin)));
+            VolumeFile {
+                path: file,
+                origin: inline
+                    .map(|(_, origin)| format!("ConfigMap {name} key {key} from {origin}")),
+                source: match inline {
+                    Some((content, _)) => FileSource::Inline(content.clone()),
+                    None => FileSource::Variable {
+                        item: item_name(name, &key),
+                    },
                 },
-            },
-            mode,
+                mode,
+            }
         })
         .collect()
 }
@@ -332,9 +352,14 @@ impl VolumePlan {
                             continue;
                         }
                         let tp = ctx.task_path(task_name);
+                        let mut note = format!("{mpath}: volume {:?} file {}", m.name, f.path);
+                        if let Some(origin) = &f.origin {
+                            note.push_str(", ");
+                            note.push_str(origin);
+                        }
                         ctx.note(
                             format!("{tp}/{}", super::nth("template", task.templates.len())),
-                            format!("{mpath}: volume {:?} file {}", m.name, f.path),
+                            note,
                         );
                         task.templates.push(file_template(ctx, &var_path, f, dest));
                     }

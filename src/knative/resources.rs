@@ -1,38 +1,178 @@
 //! The ConfigMaps and Secrets of a batch's inputs, which Services' env and volumes refer to:
-//! ConfigMap data as it is, Secrets as their key names only.
+//! ConfigMap data as it is, Secrets as their key names only, each with the file and line that
+//! defines it; and which of them a Service sees.
 //!
-//! Resolution today: one table for the whole batch, keyed by (namespace, name); when two inputs
-//! define the same object, the one read later replaces the other. (The nearest-definition rule
-//! of the design, with an error for two definitions at the same distance, is not implemented.)
+//! The rule (docs/mapping.md): a Service resolves a namespace/name to the *nearest*
+//! definition: in its own file, else in its own folder, else in the closest parent folder
+//! ([`super::scope`]); definitions in sibling folders are never seen. Identical definitions at
+//! that distance are one; different ones are [`Resolution::Ambiguous`], which the converter
+//! reports as an error rather than picking one. "Identical" means: for ConfigMaps the same
+//! `data` and `binaryData` (keys and values, as the strings the converter would use); for
+//! Secrets the same key names (`data` and `stringData`), since key names are all that is kept.
+//!
+//! Definitions are indexed by (kind, namespace, name, folder), so resolving a reference walks up
+//! the Service's folders (one lookup per enclosing folder that holds any definition), never
+//! through the definitions: a batch with the same name in 1,000 folders costs no more per
+//! reference than one with a single definition.
+//!
+//! What it is not: a store of Secret values. They are never read, so nothing downstream can
+//! leak or compare them.
 
 use super::load::{Document, DocumentKind};
-use std::collections::BTreeMap;
+use super::scope::{FolderId, Folders};
+use serde::Serialize;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
 
-/// ConfigMaps and Secrets seen in the inputs, by (namespace, name). Secret values are never
-/// kept: only their key names, so nothing downstream can leak them.
+/// The two kinds a Service reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ResourceKind {
+    ConfigMap,
+    Secret,
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourceKind::ConfigMap => "ConfigMap",
+            ResourceKind::Secret => "Secret",
+        })
+    }
+}
+
+/// What a definition holds; equality is the "identical" of the module doc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    ConfigMap {
+        data: BTreeMap<String, String>,
+        binary_data: BTreeMap<String, String>,
+    },
+    /// Key names of `data` and `stringData`, sorted, without duplicates. Never values.
+    Secret { keys: Vec<String> },
+}
+
+/// One ConfigMap or Secret document of the inputs.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub file: Arc<str>,
+    /// The line of its `metadata.name`.
+    pub line: usize,
+    pub content: Content,
+}
+
+impl Definition {
+    /// A ConfigMap's `data` (scalar values as strings); `None` for a Secret.
+    pub fn data(&self) -> Option<&BTreeMap<String, String>> {
+        match &self.content {
+            Content::ConfigMap { data, .. } => Some(data),
+            Content::Secret { .. } => None,
+        }
+    }
+
+    /// A Secret's key names; `None` for a ConfigMap.
+    pub fn secret_keys(&self) -> Option<&[String]> {
+        match &self.content {
+            Content::Secret { keys } => Some(keys),
+            Content::ConfigMap { .. } => None,
+        }
+    }
+
+    /// `file:line`, for messages and `--annotate`.
+    pub fn origin(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// How far a definition is from the Service that uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distance {
+    SameFile,
+    SameFolder,
+    /// This many folders above the Service's folder.
+    ParentFolder(usize),
+}
+
+impl fmt::Display for Distance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Distance::SameFile => f.write_str("in the Service's own file"),
+            Distance::SameFolder => f.write_str("in the Service's folder"),
+            Distance::ParentFolder(1) => f.write_str("in the parent folder"),
+            Distance::ParentFolder(n) => write!(f, "in the folder {n} levels up"),
+        }
+    }
+}
+
+/// What a reference resolves to.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolution<'a> {
+    Found(&'a Definition),
+    /// Two different definitions at the nearest distance: never a silent pick.
+    Ambiguous {
+        first: &'a Definition,
+        second: &'a Definition,
+        distance: Distance,
+    },
+    /// None in scope; `elsewhere` is one defined out of scope (a sibling folder), if any.
+    Missing {
+        elsewhere: Option<&'a Definition>,
+    },
+}
+
+/// Where one resolved ConfigMap or Secret came from, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ResolvedFrom {
+    pub kind: ResourceKind,
+    pub namespace: String,
+    pub name: String,
+    #[serde(serialize_with = "ser_arc_str")]
+    pub file: Arc<str>,
+    pub line: usize,
+}
+
+fn ser_arc_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
+
+/// Index of a (kind, namespace, name) in [`Resources`].
+type NameId = u32;
+
+/// The ConfigMaps and Secrets of a batch, indexed for scoped resolution.
 #[derive(Debug, Default, Clone)]
 pub struct Resources {
-    pub config_maps: BTreeMap<(String, String), BTreeMap<String, String>>,
-    pub secret_keys: BTreeMap<(String, String), Vec<String>>,
+    folders: Folders,
+    /// kind → namespace → name → id; nested so lookups borrow the reference's strings.
+    names: [HashMap<String, HashMap<String, NameId>>; 2],
+    /// Definitions of a name in one folder, in input order.
+    placed: HashMap<(NameId, FolderId), Vec<usize>>,
+    /// The first definition of each name, for saying where an out-of-scope one is.
+    first_of_name: Vec<usize>,
+    definitions: Vec<Definition>,
 }
 
 impl Resources {
+    /// An empty table; relative input names are taken relative to the working directory.
+    pub fn new() -> Resources {
+        Resources {
+            folders: Folders::for_current_dir(),
+            ..Resources::default()
+        }
+    }
+
+    /// Adds a ConfigMap or Secret document (others, and unnamed ones, are ignored).
     pub fn add(&mut self, doc: &Document, kind: DocumentKind) {
         let Some(name) = doc.name() else { return };
-        let namespace = doc.namespace().unwrap_or("default").to_string();
-        let key = (namespace, name.to_string());
-        match kind {
-            DocumentKind::ConfigMap => {
-                let mut data = BTreeMap::new();
-                if let Some(map) = doc.value.get("data").and_then(|d| d.as_mapping()) {
-                    for (k, v) in map {
-                        if let (Some(k), Some(v)) = (k.as_str(), scalar_string(v)) {
-                            data.insert(k.to_string(), v);
-                        }
-                    }
-                }
-                self.config_maps.insert(key, data);
-            }
+        let namespace = doc.namespace().unwrap_or("default");
+        let (kind, content) = match kind {
+            DocumentKind::ConfigMap => (
+                ResourceKind::ConfigMap,
+                Content::ConfigMap {
+                    data: scalar_map(doc.value.get("data")),
+                    binary_data: scalar_map(doc.value.get("binaryData")),
+                },
+            ),
             DocumentKind::Secret => {
                 let mut keys = Vec::new();
                 for field in ["data", "stringData"] {
@@ -42,11 +182,116 @@ impl Resources {
                 }
                 keys.sort();
                 keys.dedup();
-                self.secret_keys.insert(key, keys);
+                (ResourceKind::Secret, Content::Secret { keys })
             }
-            _ => {}
+            _ => return,
+        };
+        let definition = self.definitions.len();
+        self.definitions.push(Definition {
+            file: doc.file.clone(),
+            line: doc.location("metadata.name").line,
+            content,
+        });
+        let by_name = self.names[kind as usize]
+            .entry(namespace.to_string())
+            .or_default();
+        let name_id = match by_name.get(name) {
+            Some(id) => *id,
+            None => {
+                let id = self.first_of_name.len() as NameId;
+                self.first_of_name.push(definition);
+                by_name.insert(name.to_string(), id);
+                id
+            }
+        };
+        let folder = self.folders.intern(&doc.file);
+        self.placed
+            .entry((name_id, folder))
+            .or_default()
+            .push(definition);
+    }
+
+    /// What the Service in input `file` sees.
+    pub fn scope<'a>(&'a self, file: &'a str) -> Scope<'a> {
+        Scope {
+            resources: self,
+            file,
+            enclosing: OnceCell::new(),
         }
     }
+
+    fn name_id(&self, kind: ResourceKind, namespace: &str, name: &str) -> Option<NameId> {
+        self.names[kind as usize].get(namespace)?.get(name).copied()
+    }
+}
+
+/// The definitions one Service sees; its enclosing folders are worked out on first use, so a
+/// Service that refers to no ConfigMap or Secret costs nothing.
+#[derive(Debug)]
+pub struct Scope<'a> {
+    resources: &'a Resources,
+    file: &'a str,
+    enclosing: OnceCell<Vec<(FolderId, usize)>>,
+}
+
+impl<'a> Scope<'a> {
+    /// The nearest definition of `kind` `namespace`/`name` (see the module doc).
+    pub fn resolve(&self, kind: ResourceKind, namespace: &str, name: &str) -> Resolution<'a> {
+        let resources = self.resources;
+        let Some(id) = resources.name_id(kind, namespace, name) else {
+            return Resolution::Missing { elsewhere: None };
+        };
+        let enclosing = self
+            .enclosing
+            .get_or_init(|| resources.folders.enclosing(self.file));
+        for &(folder, up) in enclosing {
+            let Some(placed) = resources.placed.get(&(id, folder)) else {
+                continue;
+            };
+            let defs = placed.iter().map(|&i| &resources.definitions[i]);
+            if up == 0 {
+                let same_file: Vec<&Definition> =
+                    defs.clone().filter(|d| &*d.file == self.file).collect();
+                if !same_file.is_empty() {
+                    return nearest(same_file, Distance::SameFile);
+                }
+                return nearest(defs.collect(), Distance::SameFolder);
+            }
+            return nearest(defs.collect(), Distance::ParentFolder(up));
+        }
+        Resolution::Missing {
+            elsewhere: Some(&resources.definitions[resources.first_of_name[id as usize]]),
+        }
+    }
+}
+
+/// The one definition among those at the same distance, or the first two that differ.
+fn nearest<'a>(defs: Vec<&'a Definition>, distance: Distance) -> Resolution<'a> {
+    let Some((&first, rest)) = defs.split_first() else {
+        return Resolution::Missing { elsewhere: None };
+    };
+    match rest.iter().copied().find(|d| d.content != first.content) {
+        Some(second) => Resolution::Ambiguous {
+            first,
+            second,
+            distance,
+        },
+        None => Resolution::Found(first),
+    }
+}
+
+/// A mapping's scalar values as strings (what the converter inlines); other values are dropped,
+/// as Kubernetes refuses them.
+fn scalar_map(value: Option<&serde_yaml::Value>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(map) = value.and_then(|d| d.as_mapping()) {
+        for (k, v) in map {
+            if let (Some(k), Some(v)) = (k.as_str(), scalar_string(v)) {
+                out.insert(k.to_string(), v);
+            }
+        }
+    }
+    out
 }
 
 fn scalar_string(v: &serde_yaml::Value) -> Option<String> {
