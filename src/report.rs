@@ -4,6 +4,7 @@
 
 use crate::batch::{Batch, ServiceOutcome};
 use crate::findings::{Finding, Severity};
+use crate::knative::resources::ResolvedFrom;
 use crate::output::OutputFormat;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ struct ServiceRow<'a> {
     warnings: usize,
     notes: usize,
     findings: Vec<&'a Finding>,
+    /// The file and line of each ConfigMap and Secret the Service was converted with.
+    resolved: Vec<&'a ResolvedFrom>,
 }
 
 fn status(s: &ServiceOutcome) -> &'static str {
@@ -71,6 +74,7 @@ fn rows(batch: &Batch, format: OutputFormat) -> Vec<ServiceRow<'_>> {
                 warnings: count(Severity::Warning),
                 notes: count(Severity::Info),
                 findings: s.converted.findings.iter().collect(),
+                resolved: s.converted.resolved.iter().collect(),
             }
         })
         .collect()
@@ -95,7 +99,8 @@ pub fn markdown(batch: &Batch, format: OutputFormat) -> String {
     out.push_str(
         "| service | source | output | scaling | status | findings |\n|---|---|---|---|---|---|\n",
     );
-    for r in rows(batch, format) {
+    let rows = rows(batch, format);
+    for r in &rows {
         let codes: BTreeMap<&str, usize> = r.findings.iter().fold(BTreeMap::new(), |mut m, f| {
             *m.entry(f.code).or_default() += 1;
             m
@@ -126,6 +131,7 @@ pub fn markdown(batch: &Batch, format: OutputFormat) -> String {
             cell(&codes.join(", "))
         );
     }
+    resolved_section(&mut out, &rows);
     let problems: Vec<&Finding> = batch
         .all_findings()
         .filter(|f| f.severity != Severity::Info)
@@ -144,6 +150,31 @@ pub fn markdown(batch: &Batch, format: OutputFormat) -> String {
         }
     }
     out
+}
+
+/// Which file and line each Service's ConfigMaps and Secrets came from (a Service sees the
+/// nearest definition, so the same name may come from different files for different Services).
+fn resolved_section(out: &mut String, rows: &[ServiceRow<'_>]) {
+    if rows.iter().all(|r| r.resolved.is_empty()) {
+        return;
+    }
+    out.push_str(
+        "\n## ConfigMaps and Secrets used\n\n| service | object | defined at |\n|---|---|---|\n",
+    );
+    for r in rows {
+        for from in &r.resolved {
+            let _ = writeln!(
+                out,
+                "| {} | {} {}/{} | {}:{} |",
+                cell(&r.service),
+                from.kind,
+                cell(&from.namespace),
+                cell(&from.name),
+                cell(&from.file),
+                from.line
+            );
+        }
+    }
 }
 
 fn cell(s: &str) -> String {
