@@ -302,3 +302,280 @@ fn scalar_string(v: &serde_yaml::Value) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knative::load::{self, Input, classify};
+    use std::path::PathBuf;
+
+    fn config_map(name: &str, namespace: Option<&str>, value: &str) -> String {
+        let namespace = namespace
+            .map(|n| format!("\n  namespace: {n}"))
+            .unwrap_or_default();
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}{namespace}\ndata:\n  KEY: {value}\n---\n"
+        )
+    }
+
+    fn secret(name: &str, keys: &[&str], value: &str) -> String {
+        let data: String = keys.iter().map(|k| format!("  {k}: {value}\n")).collect();
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n{data}---\n")
+    }
+
+    /// A table from (file, text) pairs, relative to a fixed base.
+    fn resources(files: &[(&str, String)]) -> Resources {
+        let mut resources = Resources {
+            folders: Folders::default(),
+            ..Resources::default()
+        };
+        for (name, text) in files {
+            let input = Input {
+                name: Arc::from(*name),
+                relative_dir: PathBuf::new(),
+                text: text.clone(),
+            };
+            for doc in load::split_documents(&input).0 {
+                let kind = classify(&doc);
+                resources.add(&doc, kind);
+            }
+        }
+        resources
+    }
+
+    fn found(resolution: Resolution<'_>) -> (String, Option<String>) {
+        match resolution {
+            Resolution::Found(d) => (d.origin(), d.data().and_then(|d| d.get("KEY")).cloned()),
+            other => panic!("expected a definition, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nearest_definition_wins_file_then_folder_then_parents() {
+        let r = resources(&[
+            ("envs/base.yaml", config_map("cfg", None, "root")),
+            ("envs/prod/cm.yaml", config_map("cfg", None, "prod-folder")),
+            (
+                "envs/prod/own.yaml",
+                format!(
+                    "{}{}",
+                    config_map("other", None, "x"),
+                    config_map("cfg", None, "own-file")
+                ),
+            ),
+            ("envs/staging/cm.yaml", config_map("cfg", None, "staging")),
+        ]);
+        let cm = ResourceKind::ConfigMap;
+        // Its own file first, though its folder and a parent define it too.
+        assert_eq!(
+            found(r.scope("envs/prod/own.yaml").resolve(cm, "default", "cfg")),
+            ("envs/prod/own.yaml:11".into(), Some("own-file".into()))
+        );
+        // Then its folder: another file of prod/ sees both of prod/'s definitions, which
+        // differ.
+        assert!(matches!(
+            r.scope("envs/prod/app.yaml").resolve(cm, "default", "cfg"),
+            Resolution::Ambiguous {
+                distance: Distance::SameFolder,
+                ..
+            }
+        ));
+        assert_eq!(
+            found(
+                r.scope("envs/staging/app.yaml")
+                    .resolve(cm, "default", "cfg")
+            ),
+            ("envs/staging/cm.yaml:4".into(), Some("staging".into()))
+        );
+        // Then the closest parent: a folder below staging/ sees staging/, not envs/.
+        assert_eq!(
+            found(
+                r.scope("envs/staging/eu/app.yaml")
+                    .resolve(cm, "default", "cfg")
+            )
+            .1,
+            Some("staging".into())
+        );
+        // A folder with none of its own sees the parent's, never a sibling's.
+        assert_eq!(
+            found(r.scope("envs/dev/app.yaml").resolve(cm, "default", "cfg")).1,
+            Some("root".into())
+        );
+        // Outside the tree: not found, but said where one is.
+        match r.scope("elsewhere/app.yaml").resolve(cm, "default", "cfg") {
+            Resolution::Missing { elsewhere: Some(d) } => {
+                assert_eq!(d.origin(), "envs/base.yaml:4")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Namespaces and kinds are separate names.
+        assert!(matches!(
+            r.scope("envs/dev/app.yaml").resolve(cm, "other-ns", "cfg"),
+            Resolution::Missing { elsewhere: None }
+        ));
+        assert!(matches!(
+            r.scope("envs/dev/app.yaml")
+                .resolve(ResourceKind::Secret, "default", "cfg"),
+            Resolution::Missing { elsewhere: None }
+        ));
+    }
+
+    #[test]
+    fn namespaces_are_separate_at_the_same_distance() {
+        let r = resources(&[
+            ("d/a.yaml", config_map("cfg", Some("team-a"), "a")),
+            ("d/b.yaml", config_map("cfg", Some("team-b"), "b")),
+        ]);
+        let scope = r.scope("d/app.yaml");
+        assert_eq!(
+            found(scope.resolve(ResourceKind::ConfigMap, "team-a", "cfg")).1,
+            Some("a".into())
+        );
+        assert_eq!(
+            found(scope.resolve(ResourceKind::ConfigMap, "team-b", "cfg")).1,
+            Some("b".into())
+        );
+    }
+
+    #[test]
+    fn sibling_only_definition_is_missing_with_where_it_is() {
+        let r = resources(&[("envs/staging/cm.yaml", config_map("cfg", None, "s"))]);
+        match r
+            .scope("envs/prod/app.yaml")
+            .resolve(ResourceKind::ConfigMap, "default", "cfg")
+        {
+            Resolution::Missing { elsewhere: Some(d) } => {
+                assert_eq!(d.origin(), "envs/staging/cm.yaml:4")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn identical_definitions_at_one_distance_are_one_different_ones_are_ambiguous() {
+        let r = resources(&[
+            ("same/a.yaml", config_map("cfg", None, "v")),
+            ("same/b.yaml", config_map("cfg", None, "v")),
+            ("diff/a.yaml", config_map("cfg", None, "v1")),
+            ("diff/b.yaml", config_map("cfg", None, "v1")),
+            ("diff/c.yaml", config_map("cfg", None, "v2")),
+            (
+                "onefile/x.yaml",
+                format!(
+                    "{}{}",
+                    config_map("cfg", None, "1"),
+                    config_map("cfg", None, "2")
+                ),
+            ),
+        ]);
+        let cm = ResourceKind::ConfigMap;
+        // The first in input order is the one reported.
+        assert_eq!(
+            found(r.scope("same/app.yaml").resolve(cm, "default", "cfg")).0,
+            "same/a.yaml:4"
+        );
+        match r.scope("diff/app.yaml").resolve(cm, "default", "cfg") {
+            Resolution::Ambiguous {
+                first,
+                second,
+                distance,
+            } => {
+                assert_eq!(first.origin(), "diff/a.yaml:4");
+                assert_eq!(second.origin(), "diff/c.yaml:4");
+                assert_eq!(distance, Distance::SameFolder);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Within one file too; a Service in a file of its own in that folder is as ambiguous.
+        assert!(matches!(
+            r.scope("onefile/x.yaml").resolve(cm, "default", "cfg"),
+            Resolution::Ambiguous {
+                distance: Distance::SameFile,
+                ..
+            }
+        ));
+        assert!(matches!(
+            r.scope("onefile/deeper/y.yaml")
+                .resolve(cm, "default", "cfg"),
+            Resolution::Ambiguous {
+                distance: Distance::ParentFolder(1),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn configmap_binary_data_counts_for_identity() {
+        let with_binary = |b: &str| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  K: v\nbinaryData:\n  bin: {b}\n"
+            )
+        };
+        let r = resources(&[
+            ("d/a.yaml", with_binary("AAAA")),
+            ("d/b.yaml", with_binary("AAAB")),
+        ]);
+        assert!(matches!(
+            r.scope("d/app.yaml")
+                .resolve(ResourceKind::ConfigMap, "default", "cfg"),
+            Resolution::Ambiguous { .. }
+        ));
+    }
+
+    #[test]
+    fn secrets_are_identical_by_key_names_and_values_are_never_kept() {
+        let r = resources(&[
+            (
+                "same/a.yaml",
+                secret("api", &["token", "user"], "value-one"),
+            ),
+            (
+                "same/b.yaml",
+                secret("api", &["user", "token"], "value-two"),
+            ),
+            ("diff/a.yaml", secret("api", &["token"], "v")),
+            ("diff/b.yaml", secret("api", &["token", "extra"], "v")),
+        ]);
+        let s = ResourceKind::Secret;
+        match r.scope("same/app.yaml").resolve(s, "default", "api") {
+            Resolution::Found(d) => {
+                assert_eq!(
+                    d.secret_keys(),
+                    Some(&["token".to_string(), "user".to_string()][..])
+                );
+                assert!(!format!("{d:?}").contains("value-"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            r.scope("diff/app.yaml").resolve(s, "default", "api"),
+            Resolution::Ambiguous { .. }
+        ));
+    }
+
+    #[test]
+    fn one_name_in_many_folders_resolves_each_to_its_own() {
+        let files: Vec<(String, String)> = (0..500)
+            .map(|i| {
+                (
+                    format!("g{i}/cm.yaml"),
+                    config_map("cfg", None, &format!("v{i}")),
+                )
+            })
+            .collect();
+        let files: Vec<(&str, String)> =
+            files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let r = resources(&files);
+        for i in [0, 250, 499] {
+            let file = format!("g{i}/svc.yaml");
+            assert_eq!(
+                found(
+                    r.scope(&file)
+                        .resolve(ResourceKind::ConfigMap, "default", "cfg")
+                )
+                .1,
+                Some(format!("v{i}"))
+            );
+        }
+    }
+}
