@@ -30,7 +30,8 @@ pub enum Loaded {
 /// loading, naming the file.
 pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Loaded>> {
     let mut jobs = Vec::new();
-    // Knative sources are converted together, so ConfigMaps resolve across files as in convert.
+    // Knative sources are converted together, so ConfigMaps and Secrets resolve by the same
+    // scope rule as in convert (each file's own folder and the folders above it).
     let mut knative_sources = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {

@@ -24,6 +24,7 @@ mod platform;
 mod properties;
 mod scale_to_zero;
 mod scale_to_zero_bench;
+mod scoping;
 mod traefik_routes;
 mod validate_rules;
 mod verify;
