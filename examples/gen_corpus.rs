@@ -1,12 +1,19 @@
 //! Writes a corpus of one-Service Knative files for the batch benchmark (BENCHMARKS.md):
-//! `cargo run --release --example gen_corpus -- DIR [COUNT]` (default 10,000). The services vary
-//! deterministically (env, secrets, ConfigMaps, probes, resources, annotations, volumes,
-//! sidecars) so the benchmark exercises every mapping, not one hot path.
+//! `cargo run --release --example gen_corpus -- DIR [COUNT] [--shared-config]` (default
+//! 10,000). The services vary deterministically (env, secrets, ConfigMaps, probes, resources,
+//! annotations, volumes, sidecars) so the benchmark exercises every mapping, not one hot path.
+//!
+//! Every fifth Service has a ConfigMap in its own file. With `--shared-config`, the corpus also
+//! has ConfigMaps in folders, as a repository with per-team folders does: `DIR/platform.yaml`
+//! (`platform-config`, read by every third Service with `envFrom`, from the parent folder) and one
+//! `group-config` per folder, the same name with different data in each (read by every other
+//! Service with `configMapKeyRef`), so scoped resolution (issue 17) walks folders for thousands
+//! of references and finds one name among 100 folders.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-fn service(i: usize) -> String {
+fn service(i: usize, shared_config: bool) -> String {
     let mut y = String::new();
     let name = format!("svc-{i:05}");
     let team = format!("team-{}", i % 17);
@@ -71,11 +78,25 @@ fn service(i: usize) -> String {
             "            - name: DB_PASSWORD\n              valueFrom:\n                secretKeyRef:\n                  name: {team}-db\n                  key: password\n"
         );
     }
-    if i.is_multiple_of(5) {
+    if shared_config && i.is_multiple_of(2) {
         let _ = write!(
             y,
-            "          envFrom:\n            - configMapRef:\n                name: {name}-config\n"
+            "            - name: GROUP\n              valueFrom:\n                configMapKeyRef:\n                  name: group-config\n                  key: GROUP\n"
         );
+    }
+    let own_config = i.is_multiple_of(5);
+    let platform_config = shared_config && i.is_multiple_of(3);
+    if own_config || platform_config {
+        y.push_str("          envFrom:\n");
+    }
+    if own_config {
+        let _ = write!(
+            y,
+            "            - configMapRef:\n                name: {name}-config\n"
+        );
+    }
+    if platform_config {
+        y.push_str("            - configMapRef:\n                name: platform-config\n");
     }
     let _ = write!(
         y,
@@ -106,17 +127,44 @@ fn service(i: usize) -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let shared_config = args.iter().any(|a| a == "--shared-config");
+    let mut positional = args.iter().filter(|a| !a.starts_with("--"));
     let dir = PathBuf::from(
-        args.next()
-            .unwrap_or_else(|| "target/bench-corpus".to_string()),
+        positional
+            .next()
+            .map_or("target/bench-corpus", String::as_str),
     );
-    let count: usize = args.next().and_then(|c| c.parse().ok()).unwrap_or(10_000);
+    let count: usize = positional
+        .next()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10_000);
+    std::fs::create_dir_all(&dir)?;
+    if shared_config {
+        std::fs::write(
+            dir.join("platform.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: platform-config\ndata:\n  REGION: eu-west-1\n  TRACING: \"on\"\n",
+        )?;
+    }
     for i in 0..count {
         // 100 services per folder, like a repository with team folders.
-        let sub = dir.join(format!("group-{:03}", i / 100));
-        std::fs::create_dir_all(&sub)?;
-        std::fs::write(sub.join(format!("svc-{i:05}.yaml")), service(i))?;
+        let group = i / 100;
+        let sub = dir.join(format!("group-{group:03}"));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&sub)?;
+            if shared_config {
+                std::fs::write(
+                    sub.join("config.yaml"),
+                    format!(
+                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: group-config\ndata:\n  GROUP: group-{group:03}\n"
+                    ),
+                )?;
+            }
+        }
+        std::fs::write(
+            sub.join(format!("svc-{i:05}.yaml")),
+            service(i, shared_config),
+        )?;
     }
     eprintln!("wrote {count} services under {}", dir.display());
     Ok(())
