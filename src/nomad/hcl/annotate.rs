@@ -64,7 +64,9 @@ pub fn annotate(text: &str, notes: &BTreeMap<String, String>) -> String {
         out.push_str(line);
         if let Some(note) = path_here.as_ref().and_then(|p| notes.get(p)) {
             out.push_str(" # ");
-            out.push_str(&note.replace('\n', " "));
+            // A comment ends at a line break; hcl-rs also ends it at a lone CR, which
+            // file names and ConfigMap keys may hold.
+            out.push_str(&note.replace(['\n', '\r'], " "));
         }
         out.push('\n');
     }
@@ -81,12 +83,12 @@ mod tests {
         let mut notes = std::collections::BTreeMap::new();
         notes.insert("job/group[g]/check#1/x".to_string(), "second".to_string());
         notes.insert("job/group[g]/env/a.b".to_string(), "dotted".to_string());
-        notes.insert("job/group[g]/check".to_string(), "first block".to_string());
+        notes.insert("job/group[g]/check".to_string(), "first\r block\n".to_string());
         let out = annotate(text, &notes);
         assert!(out.contains("      x = 2 # second\n"));
         assert!(out.contains("      x = 1\n"));
         assert!(out.contains("\"a.b\" = \"c\" # dotted"));
-        assert!(out.contains("    check { # first block\n"));
+        assert!(out.contains("    check { # first  block \n"));
         // Comments do not change what the file says.
         assert_eq!(hcl::parse(&out).unwrap(), hcl::parse(text).unwrap());
     }
