@@ -74,11 +74,15 @@ for corpus in ("plain", "shared"):
             sel = [r for r in rows if r[1] == corpus and r[2] == which and r[3] == mode]
             if sel:
                 wall = statistics.median(float(r[4]) for r in sel)
+                cpu = statistics.median(float(r[5]) + float(r[6]) for r in sel)
                 rss = statistics.median(float(r[7]) for r in sel)
-                med[corpus, which, mode] = wall
-                print(f"median {corpus} {which} {mode}: {wall:.2f} s, {rss:.0f} MiB ({len(sel)} rounds)")
+                med[corpus, which, mode] = (wall, cpu, rss)
+                print(f"median {corpus} {which} {mode}: wall {wall:.2f} s, cpu {cpu:.2f} s, {rss:.0f} MiB ({len(sel)} rounds)")
+# CPU time (user + system) moves less than wall time when other work shares the machine.
 for corpus in ("plain", "shared"):
     for mode in ("stdout", "-o"):
-        print(f"ratio {corpus} {mode} after/before: {med[corpus, 'after', mode] / med[corpus, 'before', mode]:.3f}")
-    print(f"ratio {corpus} stdout A/A (after-again/after): {med[corpus, 'after-again', 'stdout'] / med[corpus, 'after', 'stdout']:.3f}")
+        a, b = med[corpus, "after", mode], med[corpus, "before", mode]
+        print(f"ratio {corpus} {mode} after/before: wall {a[0] / b[0]:.3f}, cpu {a[1] / b[1]:.3f}, rss {a[2] / b[2]:.3f}")
+    a, b = med[corpus, "after-again", "stdout"], med[corpus, "after", "stdout"]
+    print(f"ratio {corpus} stdout A/A (after-again/after): wall {a[0] / b[0]:.3f}, cpu {a[1] / b[1]:.3f}")
 EOF

@@ -24,7 +24,8 @@ struct ServiceRow<'a> {
     warnings: usize,
     notes: usize,
     findings: Vec<&'a Finding>,
-    /// The file and line of each ConfigMap and Secret the Service was converted with.
+    /// The file and line of each ConfigMap and Secret the Service was converted with (in the
+    /// Service's namespace).
     resolved: Vec<&'a ResolvedFrom>,
 }
 
@@ -165,10 +166,9 @@ fn resolved_section(out: &mut String, rows: &[ServiceRow<'_>]) {
         for from in &r.resolved {
             let _ = writeln!(
                 out,
-                "| {} | {} {}/{} | {}:{} |",
+                "| {} | {} {} | {}:{} |",
                 cell(&r.service),
                 from.kind,
-                cell(&from.namespace),
                 cell(&from.name),
                 cell(&from.file),
                 from.line

@@ -48,8 +48,10 @@ pub struct Converted {
     /// The Traefik route (file provider) of a Service that scales to zero through Sablier;
     /// `None` for a Service that stays up.
     pub route: Option<DynamicConfig>,
-    /// Which file and line each ConfigMap and Secret the job uses was taken from, for reports.
-    pub resolved: BTreeSet<ResolvedFrom>,
+    /// Which file and line each ConfigMap and Secret the job uses was taken from, for reports;
+    /// sorted, without duplicates. (A Vec, not a set: every Service of a batch keeps one, and
+    /// a B-tree's smallest node is about ten entries.)
+    pub resolved: Vec<ResolvedFrom>,
 }
 
 impl Converted {
@@ -79,7 +81,8 @@ pub(crate) struct Ctx<'a> {
     pub variables: BTreeMap<String, BTreeSet<String>>,
     pub provenance: BTreeMap<String, String>,
     pub route: Option<DynamicConfig>,
-    pub resolved: BTreeSet<ResolvedFrom>,
+    /// Sorted, without duplicates.
+    pub resolved: Vec<ResolvedFrom>,
 }
 
 impl Ctx<'_> {
@@ -124,7 +127,7 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         variables: BTreeMap::new(),
         provenance: BTreeMap::new(),
         route: None,
-        resolved: BTreeSet::new(),
+        resolved: Vec::new(),
     };
     let job = match parse_typed(&mut ctx) {
         Some(svc) => build_job(&mut ctx, &svc),
@@ -159,7 +162,11 @@ pub fn convert_service(doc: &Document, resources: &Resources, opts: &ConvertOpti
         variables: ctx.variables,
         provenance: ctx.provenance,
         route,
-        resolved: ctx.resolved,
+        resolved: {
+            let mut resolved = ctx.resolved;
+            resolved.shrink_to_fit();
+            resolved
+        },
     }
 }
 

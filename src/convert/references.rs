@@ -23,13 +23,15 @@ impl<'a> Ctx<'a> {
     pub fn resolve(&mut self, kind: ResourceKind, name: &str, path: &str) -> Resolved<'a> {
         match self.scope.resolve(kind, &self.namespace, name) {
             Resolution::Found(definition) => {
-                self.resolved.insert(ResolvedFrom {
+                let from = ResolvedFrom {
                     kind,
-                    namespace: self.namespace.clone(),
                     name: name.to_string(),
                     file: definition.file.clone(),
                     line: definition.line,
-                });
+                };
+                if let Err(at) = self.resolved.binary_search(&from) {
+                    self.resolved.insert(at, from);
+                }
                 Resolved::Definition(definition)
             }
             Resolution::Ambiguous {

@@ -121,11 +121,12 @@ pub enum Resolution<'a> {
     },
 }
 
-/// Where one resolved ConfigMap or Secret came from, for reports.
+/// Where one resolved ConfigMap or Secret came from, for reports. Its namespace is the
+/// Service's (a reference never leaves it). Kept for every Service of a batch, so it is small:
+/// the file name is shared with the input's.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ResolvedFrom {
     pub kind: ResourceKind,
-    pub namespace: String,
     pub name: String,
     #[serde(serialize_with = "ser_arc_str")]
     pub file: Arc<str>,

@@ -445,7 +445,7 @@ fn reports_and_annotations_say_where_each_definition_came_from() {
             )
         })
         .collect();
-    let from = |file: &str, name: &str| json!([{"kind": "ConfigMap", "namespace": "default", "name": name, "file": file, "line": 4}]);
+    let from = |file: &str, name: &str| json!([{"kind": "ConfigMap", "name": name, "file": file, "line": 4}]);
     assert_eq!(
         resolved,
         [
@@ -465,9 +465,8 @@ fn reports_and_annotations_say_where_each_definition_came_from() {
     );
     let markdown = std::fs::read_to_string(root.join("report.md")).unwrap();
     assert!(
-        markdown.contains(
-            "| default/app-staging | ConfigMap default/app-config | envs/staging/app.yaml:4 |"
-        ),
+        markdown
+            .contains("| default/app-staging | ConfigMap app-config | envs/staging/app.yaml:4 |"),
         "{markdown}"
     );
 }

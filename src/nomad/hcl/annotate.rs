@@ -83,7 +83,10 @@ mod tests {
         let mut notes = std::collections::BTreeMap::new();
         notes.insert("job/group[g]/check#1/x".to_string(), "second".to_string());
         notes.insert("job/group[g]/env/a.b".to_string(), "dotted".to_string());
-        notes.insert("job/group[g]/check".to_string(), "first\r block\n".to_string());
+        notes.insert(
+            "job/group[g]/check".to_string(),
+            "first\r block\n".to_string(),
+        );
         let out = annotate(text, &notes);
         assert!(out.contains("      x = 2 # second\n"));
         assert!(out.contains("      x = 1\n"));
