@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -154,10 +155,87 @@ pub fn fails<'a>(
     })
 }
 
-/// Renders a finding like a rustc diagnostic, with the offending source line when available.
+/// What a snippet shows instead of text inside a Secret's `data` or `stringData`.
+pub const REDACTED_SECRET: &str = "<redacted: Secret value>";
+
+/// An input's text prepared for snippets: where each line starts (so thousands of findings in
+/// one file each find their line at once, instead of scanning the file from the top), and the
+/// byte spans a snippet must never show (Secret values, see `knative::redact`).
+#[derive(Debug)]
+pub struct SnippetSource<'a> {
+    text: &'a str,
+    line_starts: Vec<usize>,
+    hidden: Vec<Range<usize>>,
+}
+
+impl<'a> SnippetSource<'a> {
+    /// `hidden`: sorted, disjoint byte spans shown as [`REDACTED_SECRET`].
+    pub fn new(text: &'a str, hidden: Vec<Range<usize>>) -> SnippetSource<'a> {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        SnippetSource {
+            text,
+            line_starts,
+            hidden,
+        }
+    }
+
+    /// Line `number` (1-based) without its line break, and its byte offset.
+    fn line(&self, number: usize) -> Option<(usize, &'a str)> {
+        let start = *self.line_starts.get(number.checked_sub(1)?)?;
+        if start >= self.text.len() && number > 1 {
+            return None;
+        }
+        let end = self
+            .line_starts
+            .get(number)
+            .map_or(self.text.len(), |next| next - 1);
+        let line = &self.text[start..end];
+        Some((start, line.strip_suffix('\r').unwrap_or(line)))
+    }
+
+    /// The line as a snippet shows it, with hidden spans replaced, as characters; and where the
+    /// character at `column` (0-based) of the source line is in it.
+    fn shown_line(&self, start: usize, line: &str, column: usize) -> (Vec<char>, usize) {
+        let mut shown = Vec::with_capacity(line.len());
+        let mut caret = None;
+        let mut span = self.hidden.partition_point(|s| s.end <= start);
+        // Where the placeholder being drawn starts, while inside a hidden span.
+        let mut placeholder: Option<usize> = None;
+        for (index, (offset, c)) in line.char_indices().enumerate() {
+            let at = start + offset;
+            while self.hidden.get(span).is_some_and(|s| s.end <= at) {
+                span += 1;
+                placeholder = None;
+            }
+            let hidden = self.hidden.get(span).is_some_and(|s| s.start <= at);
+            if hidden {
+                let first = *placeholder.get_or_insert_with(|| {
+                    shown.extend(REDACTED_SECRET.chars());
+                    shown.len() - REDACTED_SECRET.chars().count()
+                });
+                if index == column {
+                    caret = Some(first);
+                }
+            } else {
+                placeholder = None;
+                if index == column {
+                    caret = Some(shown.len());
+                }
+                shown.push(c);
+            }
+        }
+        let caret = caret.unwrap_or(shown.len());
+        (shown, caret)
+    }
+}
+
+/// Renders a finding like a rustc diagnostic, with the offending source line when available
+/// (Secret values in it replaced, see [`SnippetSource`]).
 /// Notes (info) are one line each: a batch of thousands of Services has several per Service,
 /// and the snippet adds nothing to "this default was assumed".
-pub fn render_human(finding: &Finding, source: Option<&str>) -> String {
+pub fn render_human(finding: &Finding, source: Option<&SnippetSource<'_>>) -> String {
     if finding.severity == Severity::Info {
         return format!(
             "note[{}]: {}\n  --> {}\n",
@@ -180,15 +258,15 @@ pub fn render_human(finding: &Finding, source: Option<&str>) -> String {
         .max(finding.location.line)
         .to_string()
         .len();
-    if let Some(text) = source {
-        push_snippet(&mut out, text, &finding.location, gutter, None);
+    if let Some(source) = source {
+        push_snippet(&mut out, source, &finding.location, gutter, None);
     }
     if let Some(related) = &finding.related {
         out.push_str(&format!("  ::: {}\n", related.location));
-        if let Some(text) = source {
+        if let Some(source) = source {
             push_snippet(
                 &mut out,
-                text,
+                source,
                 &related.location,
                 gutter,
                 Some(&related.label),
@@ -206,22 +284,17 @@ pub fn render_human(finding: &Finding, source: Option<&str>) -> String {
 /// exist (an error at the end of the input).
 fn push_snippet(
     out: &mut String,
-    text: &str,
+    source: &SnippetSource<'_>,
     location: &Location,
     gutter: usize,
     label: Option<&str>,
 ) {
-    let Some(line) = location
-        .line
-        .checked_sub(1)
-        .and_then(|i| text.lines().nth(i))
-    else {
+    let Some((line_start, line)) = source.line(location.line) else {
         return;
     };
     let number = format!("{:>gutter$}", location.line);
     let pad = " ".repeat(number.len());
-    let chars: Vec<char> = line.chars().collect();
-    let caret_at = location.column.saturating_sub(1).min(chars.len());
+    let (chars, caret_at) = source.shown_line(line_start, line, location.column.saturating_sub(1));
     // Long lines are cut to a window around the caret.
     const WINDOW: usize = 100;
     let start = caret_at.saturating_sub(WINDOW / 2).min(chars.len());
@@ -234,10 +307,10 @@ fn push_snippet(
     out.push_str(&format!(
         "{pad} |\n{number} | {lead}{shown}{trail}\n{pad} | "
     ));
-    out.push_str(&" ".repeat(caret_at - start + lead.chars().count()));
+    out.push_str(&" ".repeat(caret_at.min(end) - start + lead.chars().count()));
     match label {
         None => {
-            let rest: String = chars[caret_at..end].iter().collect();
+            let rest: String = chars[caret_at.min(end)..end].iter().collect();
             out.push_str(&"^".repeat(rest.trim_end().chars().count().max(1)));
         }
         Some(label) => {
@@ -788,7 +861,7 @@ mod tests {
         let finding = Finding::new("K2N001", at(3, 5), "", "YAML syntax error: never closed")
             .with_related(at(2, 4), "the quoted scalar starts here");
         assert_eq!(
-            render_human(&finding, Some(source)),
+            render_human(&finding, Some(&SnippetSource::new(source, Vec::new()))),
             "error[K2N001]: YAML syntax error: never closed
   --> q.yaml:3:5
   |
@@ -810,6 +883,31 @@ mod tests {
                 .get("related")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn snippets_hide_spans_and_point_at_the_placeholder() {
+        let text = "a: 1\n{\"K\":\"MARK\",\"x\":2}\r\nlast";
+        let mark = text.find("\"MARK").unwrap();
+        let source = SnippetSource::new(text, std::iter::once(mark..mark + 6).collect());
+        let at = |line, column| {
+            let location = Location {
+                file: Arc::from("f"),
+                line,
+                column,
+            };
+            Finding::new("K2N020", location, "", "m")
+        };
+        let out = render_human(&at(2, 7), Some(&source));
+        assert!(!out.contains("MARK"), "{out}");
+        assert!(
+            out.contains(&format!("2 | {{\"K\":{REDACTED_SECRET},\"x\":2}}\n")),
+            "{out}"
+        );
+        // The caret points at the placeholder when its column is hidden.
+        assert!(out.contains("\n  |      ^^^"), "{out}");
+        assert!(render_human(&at(3, 1), Some(&source)).contains("3 | last"));
+        assert!(!render_human(&at(9, 1), Some(&source)).contains(" | "));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod convert;
 pub mod crypto;
 pub mod deploy;
+pub mod files;
 pub mod findings;
 pub mod knative;
 pub mod nomad;

@@ -60,12 +60,10 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
                 b.code,
             ))
     });
+    let mut human = batch::HumanDiagnostics::new(batch);
     for f in all {
         let _ = match format {
-            MessageFormat::Human => {
-                let source = batch.sources.get(&f.location.file).map(|s| s.as_ref());
-                writeln!(err, "{}", findings::render_human(f, source))
-            }
+            MessageFormat::Human => writeln!(err, "{}", human.render(f)),
             MessageFormat::Json => {
                 writeln!(err, "{}", serde_json::to_string(f).unwrap_or_default())
             }
@@ -289,11 +287,9 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .all_findings()
         .filter(|f| f.severity == findings::Severity::Error)
         .collect();
+    let mut human = batch::HumanDiagnostics::new(&batch);
     for f in &errors {
-        eprintln!(
-            "{}",
-            findings::render_human(f, batch.sources.get(&f.location.file).map(|s| s.as_ref()))
-        );
+        eprintln!("{}", human.render(f));
     }
     let report = checker.finish();
     let stdout = std::io::stdout();

@@ -7,6 +7,7 @@
 //! What it is not: output. Printing and writing are the caller's (`main`, through `output`),
 //! so this module stays testable; it only renders text when asked ([`Keep::rendered`]).
 
+mod diagnostics;
 mod duplicates;
 mod empty_inputs;
 
@@ -19,6 +20,7 @@ use crate::nomad::model::Job;
 use crate::output::{
     JobFile, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, render_route, render_with,
 };
+pub use diagnostics::HumanDiagnostics;
 use duplicates::mark_duplicates;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -187,15 +189,21 @@ pub fn run_emitting(
 ) -> Batch {
     // Each path on its own, to know which inputs it gave (see `empty_inputs`).
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     let mut roots = Vec::new();
     for path in paths {
         match load::expand_paths(std::slice::from_ref(path)) {
             Ok(found) => {
                 roots.push(empty_inputs::Root {
                     path: path.clone(),
-                    inputs: found.iter().map(|(p, _)| load::input_name(p)).collect(),
+                    inputs: found
+                        .inputs
+                        .iter()
+                        .map(|i| load::input_name(&i.path))
+                        .collect(),
                 });
-                files.extend(found);
+                files.extend(found.inputs);
+                skipped.extend(found.skipped);
             }
             Err(f) => {
                 let mut batch = Batch::default();
@@ -204,10 +212,8 @@ pub fn run_emitting(
             }
         }
     }
-    let read: Vec<Result<Input, Box<Finding>>> = files
-        .par_iter()
-        .map(|(path, rel)| load::read_input(path, rel.clone()))
-        .collect();
+    let read: Vec<Result<Input, Box<Finding>>> =
+        files.par_iter().map(load::read_input_path).collect();
     let mut inputs = Vec::new();
     let mut unreadable = Vec::new();
     for r in read {
@@ -218,7 +224,9 @@ pub fn run_emitting(
     }
     let mut batch = run_inputs_emitting(inputs, opts, keep, progress, emit);
     batch.files_read = files.len();
-    batch.other_findings.splice(0..0, unreadable);
+    batch
+        .other_findings
+        .splice(0..0, skipped.into_iter().chain(unreadable));
     let empty = empty_inputs::report(&roots, &batch);
     batch.other_findings.extend(empty);
     batch

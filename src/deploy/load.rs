@@ -99,13 +99,11 @@ fn is_knative_source(path: &Path) -> bool {
 /// the deploy before anything is sent, with the findings printed.
 fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Loaded>> {
     let batch = crate::batch::run(paths, opts);
+    let mut human = crate::batch::HumanDiagnostics::new(&batch);
     let blocking: Vec<String> = batch
         .all_findings()
         .filter(|f| crate::findings::fails(std::slice::from_ref(*f), opts.strict, &opts.allow))
-        .map(|f| {
-            let source = batch.sources.get(&f.location.file).map(|s| s.as_ref());
-            crate::findings::render_human(f, source)
-        })
+        .map(|f| human.render(f))
         .collect();
     if !blocking.is_empty() {
         bail!(

@@ -6,8 +6,11 @@
 //! Input documents are parsed here (serde_yaml); serde_yaml also types the Service model,
 //! reads the settings file and writes cluster import's manifests.
 
+use crate::files::{self, ReadError};
 use crate::findings::{Finding, Location};
 use crate::knative::locate::{LocationIndex, child_index};
+use crate::knative::nesting::{self, MAX_NESTING};
+use crate::knative::redact;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -122,9 +125,22 @@ pub fn input_name(path: &Path) -> Arc<str> {
     }
 }
 
-/// Reads one path (file or `-`) as an input. The finding is boxed: a `Result` carries its
-/// error by value, and most results here are inputs.
+/// Reads one path given on the command line (a file or `-`) as an input. A symbolic link
+/// given explicitly is the user's choice and is followed; a FIFO, socket or device is refused
+/// (stdin is the way to pipe an input in). The finding is boxed: a `Result` carries its error
+/// by value, and most results here are inputs.
 pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Finding>> {
+    read_input_path(&InputPath {
+        path: path.to_path_buf(),
+        read_from: path.to_path_buf(),
+        relative_dir,
+        follow_symlink: true,
+    })
+}
+
+/// Reads one input found by [`expand_paths`] (or given explicitly).
+pub fn read_input_path(input: &InputPath) -> Result<Input, Box<Finding>> {
+    let path = &input.path;
     let is_stdin = path.as_os_str() == "-";
     let name = input_name(path);
     let location = Location {
@@ -132,32 +148,42 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Findi
         line: 0,
         column: 0,
     };
-    let mut bytes = Vec::new();
+    let limit = MAX_INPUT_BYTES as u64;
     let read = if is_stdin {
-        use std::io::Read;
-        std::io::stdin()
-            .take(MAX_INPUT_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map(|_| ())
+        files::read_capped(std::io::stdin(), limit)
     } else {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.len() > MAX_INPUT_BYTES as u64 => {
-                return Err(Box::new(too_large(location)));
-            }
-            Ok(_) => std::fs::read(path).map(|b| bytes = b),
-            Err(e) => Err(e),
+        files::read_regular(&input.read_from, input.follow_symlink, limit)
+    };
+    let bytes = match read {
+        Ok(bytes) => bytes,
+        Err(ReadError::TooLarge) => return Err(Box::new(too_large(location))),
+        Err(ReadError::NotRegular(what)) => {
+            return Err(Box::new(Finding::new(
+                "K2N060",
+                location,
+                "",
+                format!(
+                    "input is {what}, not a regular file; refused (pipe the content in with `-` instead)"
+                ),
+            )));
+        }
+        Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Box::new(Finding::new(
+                "K2N110",
+                location,
+                "",
+                "input does not exist",
+            )));
+        }
+        Err(e @ (ReadError::Symlink | ReadError::Io(_))) => {
+            return Err(Box::new(Finding::new(
+                "K2N110",
+                location,
+                "",
+                format!("cannot read input: {e}"),
+            )));
         }
     };
-    if let Err(e) = read {
-        let message = match e.kind() {
-            std::io::ErrorKind::NotFound => "input does not exist".to_string(),
-            _ => format!("cannot read input: {e}"),
-        };
-        return Err(Box::new(Finding::new("K2N110", location, "", message)));
-    }
-    if bytes.len() > MAX_INPUT_BYTES {
-        return Err(Box::new(too_large(location)));
-    }
     let text = String::from_utf8(bytes).map_err(|e| {
         Box::new(Finding::new(
             "K2N110",
@@ -179,7 +205,7 @@ pub fn read_input(path: &Path, relative_dir: PathBuf) -> Result<Input, Box<Findi
     }
     Ok(Input {
         name,
-        relative_dir,
+        relative_dir: input.relative_dir.clone(),
         text: strip_document_boms(text),
     })
 }
@@ -241,6 +267,22 @@ pub fn split_documents_where(
         if chunk.text.trim().is_empty() || !wanted(chunk.text) {
             continue;
         }
+        // Before any parser: libyaml's time is quadratic in nesting depth.
+        if let Some((line, column)) = nesting::too_deep(chunk.text) {
+            errors.push(Finding::new(
+                "K2N006",
+                Location {
+                    file: input.name.clone(),
+                    line: chunk.first_line + line - 1,
+                    column,
+                },
+                "",
+                format!(
+                    "input refused: YAML nested more than {MAX_NESTING} levels deep here (Kubernetes objects nest about 30 deep)"
+                ),
+            ));
+            continue;
+        }
         let value: serde_yaml::Value = match serde_yaml::from_str(chunk.text) {
             Ok(v) => v,
             Err(e) => {
@@ -255,6 +297,7 @@ pub fn split_documents_where(
                 let (line, column) =
                     duplicate_key_position(&message, chunk.text, chunk.first_line, line)
                         .unwrap_or((line, column));
+                let message = redact_quoted_key(message, &chunk, line, column);
                 // Alias expansion and nesting limits protect memory and stack; say so plainly.
                 let (code, message) = if message.contains("repetition limit")
                     || message.contains("recursion limit")
@@ -343,6 +386,34 @@ pub fn split_documents_where(
         });
     }
     (documents, errors)
+}
+
+/// serde_yaml's duplicate-key message quotes the key; a key inside a Secret's value (a value
+/// that is itself a mapping) is part of that value, so it is not quoted then.
+fn redact_quoted_key(
+    message: String,
+    chunk: &DocumentChunk<'_>,
+    line: usize,
+    column: usize,
+) -> String {
+    let Some(prefix_end) = message.find("duplicate entry ") else {
+        return message;
+    };
+    let offset = chunk
+        .text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(chunk.first_line))
+        .map(str::len)
+        .sum::<usize>()
+        + column.saturating_sub(1);
+    if !redact::is_redacted(&redact::secret_spans(chunk.text), offset) {
+        return message;
+    }
+    format!(
+        "{}duplicate entry with key {}",
+        &message[..prefix_end],
+        redact::PLACEHOLDER
+    )
 }
 
 /// For "duplicate entry with key \"k\"" errors: the second `k:` at the first one's indentation,
@@ -479,14 +550,18 @@ pub(crate) fn strip_location(message: &str) -> String {
     out
 }
 
-struct Chunk<'a> {
-    text: &'a str,
-    first_line: usize,
+/// The text of one YAML document of an input.
+pub(crate) struct DocumentChunk<'a> {
+    pub text: &'a str,
+    /// The line of the input the document starts on (1-based).
+    pub first_line: usize,
+    /// The byte offset of `text` in the input.
+    pub offset: usize,
 }
 
 /// Splits at document markers (`---` or `...` at column 0), which YAML defines to end any
 /// block, so a plain line scan is exact. Content after `--- ` on the marker line is kept.
-fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
+pub(crate) fn document_chunks(text: &str) -> Vec<DocumentChunk<'_>> {
     let mut chunks = Vec::new();
     let mut start = 0usize;
     let mut first_line = 1usize;
@@ -498,9 +573,10 @@ fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
         };
         if is_marker("---") || is_marker("...") {
-            chunks.push(Chunk {
+            chunks.push(DocumentChunk {
                 text: &text[start..offset],
                 first_line,
+                offset: start,
             });
             let rest = bare[3..].trim();
             if is_marker("---") && !rest.is_empty() && !rest.starts_with('#') {
@@ -514,26 +590,57 @@ fn document_chunks(text: &str) -> Vec<Chunk<'_>> {
         }
         offset += line.len();
     }
-    chunks.push(Chunk {
+    chunks.push(DocumentChunk {
         text: &text[start..],
         first_line,
+        offset: start,
     });
     chunks
+}
+
+/// One input to read: where it is named from, where its bytes are read from, and how.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct InputPath {
+    /// The path as given or found by the walk; names the input in messages and job meta.
+    pub path: PathBuf,
+    /// The file read: `path` itself, or the target of a symbolic link that stays in the tree.
+    pub read_from: PathBuf,
+    /// Directory of the input relative to the walked root, used to lay out `-o DIR`.
+    pub relative_dir: PathBuf,
+    /// Whether a symbolic link as the last component of `read_from` is followed (only for
+    /// paths given explicitly: a link planted after the walk is not).
+    pub follow_symlink: bool,
+}
+
+/// What [`expand_paths`] found: the inputs, and what it skipped on the way (findings).
+#[derive(Debug, Default)]
+pub struct ExpandedPaths {
+    pub inputs: Vec<InputPath>,
+    pub skipped: Vec<Finding>,
 }
 
 /// Walks the given paths: files as given, directories recursively for `*.yaml`, `*.yml` and
 /// `*.json`, skipping hidden entries and what a `.k2nignore` file in the root lists. Results are
 /// sorted so that a batch is processed (and reported) in a stable order.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Box<Finding>> {
-    let mut out = Vec::new();
+///
+/// A walk reads only regular files inside the tree: a symbolic link is followed when its target
+/// is a file inside the walked directory (and read through its target), never when it leads
+/// outside (or nowhere); FIFOs, sockets and devices are skipped. Each skip is a K2N061 finding.
+/// Symbolic links to directories are not walked (their content is walked where it really is,
+/// when it is inside the tree).
+pub fn expand_paths(paths: &[PathBuf]) -> Result<ExpandedPaths, Box<Finding>> {
+    let mut out = ExpandedPaths::default();
     for path in paths {
         if path.as_os_str() == "-" || !path.is_dir() {
-            out.push((path.clone(), PathBuf::new()));
+            out.inputs.push(InputPath {
+                path: path.clone(),
+                read_from: path.clone(),
+                relative_dir: PathBuf::new(),
+                follow_symlink: true,
+            });
             continue;
         }
-        let ignore = IgnoreList::read(path);
-        let mut found = Vec::new();
-        walk(path, path, &ignore, &mut found).map_err(|e| {
+        let cannot_read = |e: std::io::Error| {
             Box::new(Finding::new(
                 "K2N110",
                 Location {
@@ -544,43 +651,110 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Box<Fi
                 "",
                 format!("cannot read directory: {e}"),
             ))
-        })?;
-        found.sort();
-        out.extend(found);
+        };
+        let tree = Tree {
+            root: path,
+            canonical_root: std::fs::canonicalize(path).map_err(cannot_read)?,
+            ignore: IgnoreList::read(path),
+        };
+        let mut found = ExpandedPaths::default();
+        tree.walk(path, &mut found).map_err(cannot_read)?;
+        found.inputs.sort();
+        out.inputs.extend(found.inputs);
+        out.skipped.extend(found.skipped);
     }
     Ok(out)
 }
 
-fn walk(
-    root: &Path,
-    dir: &Path,
-    ignore: &IgnoreList,
-    out: &mut Vec<(PathBuf, PathBuf)>,
-) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
+/// A directory being walked.
+struct Tree<'a> {
+    root: &'a Path,
+    canonical_root: PathBuf,
+    ignore: IgnoreList,
+}
+
+impl Tree<'_> {
+    fn walk(&self, dir: &Path, out: &mut ExpandedPaths) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let relative = path.strip_prefix(self.root).unwrap_or(&path).to_path_buf();
+            if self.ignore.matches(&relative) {
+                continue;
+            }
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                self.walk(&path, out)?;
+                continue;
+            }
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                continue;
+            }
+            let relative_dir = relative.parent().map(Path::to_path_buf).unwrap_or_default();
+            let read_from = if file_type.is_symlink() {
+                match self.link_target(&path) {
+                    Ok(target) => target,
+                    Err(why) => {
+                        out.skipped.push(skipped(&path, &why));
+                        continue;
+                    }
+                }
+            } else if file_type.is_file() {
+                path.clone()
+            } else {
+                let why = format!("is {}, not a regular file", files::describe(file_type));
+                out.skipped.push(skipped(&path, &why));
+                continue;
+            };
+            out.inputs.push(InputPath {
+                path,
+                read_from,
+                relative_dir,
+                follow_symlink: false,
+            });
         }
-        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        if ignore.matches(&relative) {
-            continue;
+        Ok(())
+    }
+
+    /// The target of a symbolic link when it is a regular file inside the tree; otherwise why
+    /// it is not read.
+    fn link_target(&self, link: &Path) -> Result<PathBuf, String> {
+        let Ok(target) = std::fs::canonicalize(link) else {
+            return Err("is a symbolic link to nothing".to_string());
+        };
+        if !target.starts_with(&self.canonical_root) {
+            return Err("is a symbolic link that leads outside the input tree".to_string());
         }
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            walk(root, &path, ignore, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
-            let rel_dir = relative.parent().map(Path::to_path_buf).unwrap_or_default();
-            out.push((path, rel_dir));
+        match std::fs::symlink_metadata(&target) {
+            Ok(meta) if meta.is_file() => Ok(target),
+            Ok(meta) => Err(format!(
+                "is a symbolic link to {}, not a regular file",
+                files::describe(meta.file_type())
+            )),
+            Err(e) => Err(format!("is a symbolic link that cannot be read ({e})")),
         }
     }
-    Ok(())
+}
+
+fn skipped(path: &Path, why: &str) -> Finding {
+    Finding::new(
+        "K2N061",
+        Location {
+            file: Arc::from(path.display().to_string()),
+            line: 0,
+            column: 0,
+        },
+        "",
+        format!("{} {why}; not read", path.display()),
+    )
 }
 
 /// `.k2nignore`: one pattern a line (`#` comments); a pattern matches a relative path or any of

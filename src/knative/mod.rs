@@ -7,5 +7,8 @@ pub mod cluster;
 pub mod load;
 pub mod locate;
 pub mod model;
+pub mod nesting;
+pub mod redact;
 pub mod resources;
 pub mod scope;
+pub mod yaml_events;
