@@ -417,7 +417,7 @@ pub static CODES: &[CodeInfo] = &[
         "K2N006",
         Error,
         "input too large or too deeply nested",
-        "Inputs over 16 MiB, YAML nested deeper than the parser's limit, or alias expansions beyond its budget are refused instead of exhausting memory.",
+        "Inputs over 16 MiB, YAML nested more than 100 levels deep (checked on the text before parsing, whose time grows with the square of the depth), or alias expansions beyond the parser's budget are refused instead of exhausting time or memory.",
         "split the input into smaller files; remove recursive or exploding YAML aliases",
         "a: &a [*a, *a, *a]"
     ),
@@ -820,6 +820,30 @@ pub static CODES: &[CodeInfo] = &[
         "The referenced ConfigMap or Secret is among the inputs, but only in a folder the Service does not see (a sibling folder, such as staging/ for a Service in prod/), so it is not used: the reference is treated as not among the inputs.",
         "move the definition into the Service's file or folder, or a parent folder of it; for Kustomize trees run `kustomize build overlays/NAME | knative2nomad convert -`",
         "# prod/app.yaml reads app-config, which only staging/config.yaml defines\nenvFrom:\n- configMapRef: {name: app-config}"
+    ),
+    code!(
+        "K2N060",
+        Error,
+        "input is not a regular file",
+        "An input named on the command line is a FIFO, socket or device. Reading one could block forever (a FIFO with no writer) or never end (/dev/zero), so it is refused before anything is read. Standard input (`-`) is the way to pipe an input in.",
+        "give the file itself, or pipe the content in: `producer | knative2nomad convert -`",
+        "(knative2nomad convert /dev/zero)"
+    ),
+    code!(
+        "K2N061",
+        Warning,
+        "file skipped while walking a directory",
+        "A `*.yaml`, `*.yml` or `*.json` entry of a walked directory was not read: it is a FIFO, socket or device, or a symbolic link that leads outside the walked directory (or nowhere). A repository can carry symbolic links; following one out of the tree would read (and show) files the tree does not own. Links to files inside the tree are read.",
+        "replace the link by the file, or give the file outside the tree explicitly on the command line",
+        "(services/db.yaml -> /etc/passwd)"
+    ),
+    code!(
+        "K2N062",
+        Error,
+        "invalid namespace",
+        "metadata.namespace must be what Kubernetes accepts for a namespace: a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters). It becomes the Nomad namespace and appears in generated commands, so anything else is refused.",
+        "use the namespace name as `kubectl get namespaces` shows it",
+        "metadata:\n  name: hello\n  namespace: \"default $(id)\""
     ),
 ];
 

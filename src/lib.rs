@@ -21,5 +21,6 @@ pub mod output;
 pub mod platform;
 pub mod redact;
 pub mod report;
+pub mod shell;
 pub mod traefik;
 pub mod verify;

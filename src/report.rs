@@ -299,11 +299,17 @@ never copied by knative2nomad: take them from the Kubernetes Secret or ConfigMap
             );
         }
         out.push_str("\n```sh\n");
+        // Every value is shell-quoted: the line is pasted into a shell.
         for (path, items) in &s.converted.variables {
-            let assignments: Vec<String> = items.iter().map(|i| format!("{i}='<{i}>'")).collect();
+            let assignments: Vec<String> = items
+                .iter()
+                .map(|i| crate::shell::quote(&format!("{i}=<{i}>")))
+                .collect();
             let _ = writeln!(
                 out,
-                "nomad var put -namespace {namespace} {path} {}",
+                "nomad var put -namespace {} {} {}",
+                crate::shell::quote(namespace),
+                crate::shell::quote(path),
                 assignments.join(" ")
             );
         }

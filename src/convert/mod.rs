@@ -333,6 +333,18 @@ fn checked_name(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<String> {
         );
         return None;
     }
+    // Kubernetes' rule for namespaces (apimachinery ValidateNamespaceName: a DNS-1123 label);
+    // the namespace becomes the Nomad namespace and appears in generated commands.
+    if let Some(namespace) = &svc.metadata.namespace
+        && !is_dns1123_label(namespace)
+    {
+        ctx.report(
+            "K2N062",
+            "metadata.namespace",
+            format!("namespace {namespace:?} is not a DNS-1123 label"),
+        );
+        return None;
+    }
     if svc.spec.template.spec.containers.is_empty() {
         ctx.report(
             "K2N003",

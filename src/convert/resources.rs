@@ -216,12 +216,26 @@ impl<'a> Requested<'a> {
                 n if n.contains('/') => n,
                 _ => continue,
             };
-            let Some(count) = self.parse(ctx, "limits", name) else {
+            let Some(quantity) = self.parse(ctx, "limits", name) else {
+                continue;
+            };
+            // Nomad's device count is a uint64 (nomad/structs RequestedDevice.Count): a count
+            // beyond it is an error, not a silently saturated 18446744073709551615.
+            let Some(count) = quantity.units_ceil().and_then(|v| u64::try_from(v).ok()) else {
+                ctx.report(
+                    "K2N012",
+                    &format!("{}.resources.limits[{name:?}]", self.path),
+                    format!(
+                        "{name} count {} is out of range: a device count is a whole number of at most {}",
+                        self.raw("limits", name),
+                        u64::MAX
+                    ),
+                );
                 continue;
             };
             devices.push(RequestedDevice {
                 name: Some(vendor.replace('.', "-").replacen("-com/", "/", 1)),
-                count: count.units_ceil().map(|v| v.min(u64::MAX as u128) as u64),
+                count: Some(count),
                 ..RequestedDevice::default()
             });
         }

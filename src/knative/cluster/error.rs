@@ -132,7 +132,8 @@ pub enum ImportError {
     )]
     KnativeNotInstalled { origin: Box<ClusterOrigin> },
     #[error(
-        "Knative Service \"{name}\" not found in namespace \"{namespace}\" on {origin}\n  hint: `kubectl get ksvc -n {namespace}` lists the services there; choose another namespace with -n"
+        "Knative Service \"{name}\" not found in namespace \"{namespace}\" on {origin}\n  hint: `kubectl get ksvc -n {}` lists the services there; choose another namespace with -n",
+        crate::shell::quote(.namespace)
     )]
     ServiceNotFound {
         origin: Box<ClusterOrigin>,
