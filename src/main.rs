@@ -184,6 +184,8 @@ fn write_reports(
         files.push((path, knative2nomad::report::secrets_manifest(batch)));
     }
     for (path, text) in files {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        output::remove_stale_temp_files(dir.unwrap_or(std::path::Path::new(".")));
         if let Err(e) = output::write_atomic(path, text.as_bytes(), Durability::Synced) {
             anyhow::bail!("cannot write {}: {e}", path.display());
         }
@@ -201,6 +203,12 @@ fn print_write_report(report: &output::WriteReport, dir: &std::path::Path) -> bo
     }
     for (path, e) in &report.errors {
         eprintln!("error: cannot write {}: {e}", path.display());
+    }
+    for path in &report.stale_removed {
+        eprintln!(
+            "removed {}, a temporary file left by an interrupted run",
+            path.display()
+        );
     }
     eprintln!(
         "wrote {} file(s), {} unchanged, under {}",
@@ -311,9 +319,23 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             args.against.join(path).display()
         )?;
     }
+    for (_, why) in &report.not_files {
+        writeln!(out, "not a file: {why}")?;
+    }
+    for path in &report.strays {
+        writeln!(
+            out,
+            "stray: {} (a temporary file left by an interrupted run; the next convert -o there removes it)",
+            path.display()
+        )?;
+    }
     let ok = report.in_sync() && errors.is_empty();
+    let not_files = match report.not_files.len() {
+        0 => String::new(),
+        n => format!(", {n} not a file"),
+    };
     eprintln!(
-        "{}: {} changed, {} missing, {} orphaned",
+        "{}: {} changed, {} missing, {} orphaned{not_files}",
         if ok { "in sync" } else { "out of sync" },
         report.changed.len(),
         report.missing.len(),

@@ -6,7 +6,6 @@ use crate::nomad::hcl::render_job_into;
 use crate::nomad::model::Job;
 use crate::traefik::dynamic::DynamicConfig;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// Output format of job files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -112,11 +111,6 @@ fn json_stamped(text: &str) -> bool {
             .and_then(|meta| meta.get("knative2nomad.version"))
             .is_some_and(serde_json::Value::is_string)
     })
-}
-
-/// Whether `path` holds a file this tool wrote.
-pub(super) fn written_by_us(path: &Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|text| is_generated(&text))
 }
 
 #[cfg(test)]

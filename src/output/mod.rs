@@ -11,7 +11,10 @@ mod check;
 mod format;
 mod write;
 
-pub use atomic::{Durability, write_atomic};
+pub use atomic::{
+    Durability, TEMP_SUFFIX, UnsafePath, prepare_under, remove_stale_temp_files, temp_file_owner,
+    write_atomic,
+};
 pub use check::{CheckReport, Checker};
 pub use format::{
     GENERATED_MARKER, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, is_generated, render,

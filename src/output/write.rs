@@ -1,15 +1,22 @@
 //! Writing a batch's job files under the output directory (`convert -o`), in parallel: creating
 //! files is most of the cost of writing a large batch, and the kernel does it on both cores.
-//! An existing file is replaced only when this tool wrote it (or with --force), and two
-//! Services never silently share one file.
+//! An existing file is replaced only when this tool wrote it (or with --force), two Services
+//! never silently share one file, and nothing is written through a symbolic link inside the
+//! output directory (see `atomic`). Each directory written to is rid of the temporary files
+//! of interrupted earlier runs.
 
-use super::atomic::{Durability, write_atomic};
-use super::format::written_by_us;
+use super::atomic::{Durability, prepare_under, remove_stale_temp_files, write_atomic};
+use super::format::is_generated;
+use crate::files::ReadError;
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// An existing job file larger than this is not read to compare; it is replaced only with
+/// --force (a job file is kilobytes).
+const MAX_EXISTING_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One job file to write or compare.
 #[derive(Debug, Clone)]
@@ -30,6 +37,8 @@ pub struct WriteReport {
     /// Existing files not written by this tool, left alone (use --force).
     pub refused: Vec<PathBuf>,
     pub errors: Vec<(PathBuf, String)>,
+    /// Temporary files of interrupted earlier runs, removed.
+    pub stale_removed: Vec<PathBuf>,
 }
 
 /// Writes job files as a batch produces them. The report lists paths in input order.
@@ -38,6 +47,9 @@ pub struct OutputWriter {
     force: bool,
     /// Output path → the source that produced it first.
     claimed: HashMap<PathBuf, Arc<str>>,
+    /// Directories under `out_dir` already checked (and cleaned) in this run.
+    checked: HashSet<PathBuf>,
+    cleaned: HashSet<PathBuf>,
     pub report: WriteReport,
 }
 
@@ -47,6 +59,8 @@ impl OutputWriter {
             out_dir: out_dir.to_path_buf(),
             force,
             claimed: HashMap::new(),
+            checked: HashSet::new(),
+            cleaned: HashSet::new(),
             report: WriteReport::default(),
         }
     }
@@ -72,7 +86,22 @@ impl OutputWriter {
                     None
                 }
             };
-            planned.push((path, file, clash));
+            // Checked one at a time, before the parallel writes: directories are created here.
+            let unsafe_path = match clash {
+                Some(_) => clash,
+                None => prepare_under(&self.out_dir, &file.path, &mut self.checked)
+                    .err()
+                    .map(|e| e.to_string()),
+            };
+            if unsafe_path.is_none()
+                && let Some(dir) = path.parent()
+                && self.cleaned.insert(dir.to_path_buf())
+            {
+                self.report
+                    .stale_removed
+                    .extend(remove_stale_temp_files(dir));
+            }
+            planned.push((path, file, unsafe_path));
         }
         let force = self.force;
         let outcomes: Vec<(PathBuf, Outcome)> = planned
@@ -87,9 +116,17 @@ impl OutputWriter {
                         Outcome::Failed("the job could not be rendered".into()),
                     );
                 };
-                let outcome = match std::fs::read_to_string(&path) {
-                    Ok(existing) if existing == *content => Outcome::Unchanged,
-                    Ok(_) if !force && !written_by_us(&path) => Outcome::Refused,
+                // Not following a link: prepare_under refused links, and one planted since
+                // fails this read rather than be read through.
+                let existing = match crate::files::read_regular(&path, false, MAX_EXISTING_BYTES) {
+                    Ok(bytes) => Some(Ok(String::from_utf8_lossy(&bytes).into_owned())),
+                    Err(ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => Some(Err(e)),
+                };
+                let outcome = match existing {
+                    Some(Ok(existing)) if existing == *content => Outcome::Unchanged,
+                    Some(Ok(existing)) if !force && !is_generated(&existing) => Outcome::Refused,
+                    Some(Err(_)) if !force => Outcome::Refused,
                     _ => match write_atomic(&path, content.as_bytes(), Durability::Renamed) {
                         Ok(()) => Outcome::Written,
                         Err(e) => Outcome::Failed(e.to_string()),

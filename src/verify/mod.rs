@@ -276,6 +276,7 @@ fn write_reports(report: &report::Report, dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::output::remove_stale_temp_files(dir);
     write("verify.json", &report.json()?)?;
     write("verify.md", &report.markdown())?;
     write("verify.svg", &plot::svg(report)?)?;

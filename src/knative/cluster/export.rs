@@ -3,14 +3,19 @@
 
 use super::error::ImportError;
 use super::query::ImportedService;
-use crate::output::{Durability, write_atomic};
+use crate::output::{Durability, prepare_under, remove_stale_temp_files, write_atomic};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Writes `DIR/<namespace>/<name>.yaml` for each service (the layout of `kn service export`),
 /// each atomically: a temporary file in the same directory, synced, then renamed over the
-/// target. Returns the paths written, in input order.
+/// target. Nothing is written through a symbolic link below `DIR` (`output::prepare_under`),
+/// and temporary files of interrupted earlier runs are removed. Returns the paths written, in
+/// input order.
 pub fn export(dir: &Path, services: &[ImportedService]) -> Result<Vec<PathBuf>, ImportError> {
     let mut written = Vec::with_capacity(services.len());
+    let mut checked = HashSet::new();
+    let mut cleaned = HashSet::new();
     for service in services {
         if !is_safe_path_segment(&service.namespace) || !is_safe_path_segment(&service.name) {
             return Err(ImportError::UnsafeExportName {
@@ -18,12 +23,17 @@ pub fn export(dir: &Path, services: &[ImportedService]) -> Result<Vec<PathBuf>, 
                 name: service.name.clone(),
             });
         }
-        let namespace_dir = dir.join(&service.namespace);
-        std::fs::create_dir_all(&namespace_dir).map_err(|source| ImportError::Export {
-            path: namespace_dir.clone(),
-            source,
-        })?;
-        let target = namespace_dir.join(format!("{}.yaml", service.name));
+        let relative = Path::new(&service.namespace).join(format!("{}.yaml", service.name));
+        let target =
+            prepare_under(dir, &relative, &mut checked).map_err(|e| ImportError::Export {
+                path: dir.join(&relative),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        if let Some(parent) = target.parent()
+            && cleaned.insert(parent.to_path_buf())
+        {
+            remove_stale_temp_files(parent);
+        }
         write_atomic(
             &target,
             service.manifest_yaml.as_bytes(),
