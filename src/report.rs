@@ -303,7 +303,14 @@ never copied by knative2nomad: take them from the Kubernetes Secret or ConfigMap
         for (path, items) in &s.converted.variables {
             let assignments: Vec<String> = items
                 .iter()
-                .map(|i| crate::shell::quote(&format!("{i}=<{i}>")))
+                .map(|i| {
+                    // Item names are `[A-Za-z0-9_]` by construction; quote them anyway if not.
+                    if i.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        format!("{i}={}", crate::shell::quote(&format!("<{i}>")))
+                    } else {
+                        crate::shell::quote(&format!("{i}=<{i}>"))
+                    }
+                })
                 .collect();
             let _ = writeln!(
                 out,

@@ -48,7 +48,7 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
                 && bytes.get(i + 1).is_none_or(|b| *b == b' ' || *b == b'\t')
             {
                 block_depth += 1;
-                i += 2;
+                i = (i + 2).min(bytes.len());
                 while i < bytes.len() && bytes[i] == b' ' {
                     i += 1;
                 }
@@ -56,7 +56,7 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
             if block_depth > MAX_NESTING {
                 return Some(position(line, line_index, i));
             }
-            if is_block_scalar_header(&bytes[i.min(bytes.len())..]) {
+            if is_block_scalar_header(&bytes[i..]) {
                 block_scalar = Some(indent);
             }
         }
