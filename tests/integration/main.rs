@@ -15,6 +15,7 @@ mod deploy;
 mod deploy_bench;
 mod deploy_hcl;
 mod diagnostics;
+mod hostile_inputs;
 mod hostile_servers;
 mod import;
 mod invalid_inputs;
