@@ -1,13 +1,17 @@
 //! Where the Secret values of an input are, as byte spans, so that diagnostics can show the
 //! source around a finding without showing a Secret's value (docs/security.md, "Secrets").
 //!
-//! A span covers the value of every entry of `data` and `stringData` of a mapping that is, or
-//! may be, a Secret: its `kind` is `Secret` (in any case), is missing, is not a plain string,
-//! or is not known yet because the document stops at a syntax error. The keys stay visible.
+//! A span covers the value of every entry of `data` and `stringData` — and of any other field
+//! but `apiVersion`, `kind`, `metadata`, `type`, `immutable` and `items` (a misspelt
+//! `stringdata` holds values too) — of an object that is, or may be, a Secret: its `kind` is `Secret` (in any
+//! case), is missing, is not a plain string, or is not known yet because the document stops at
+//! a syntax error. An object is a document's root mapping or an item of an object's `items`;
+//! elsewhere only `data`/`stringData` are covered. The keys stay visible.
 //! Spans are bytes, not lines: one line of compact JSON or YAML flow style may hold a Service
 //! and a Secret side by side. A document that does not parse is hidden from the last place
-//! libyaml read to its end while it may still be a Secret; one nested too deeply to be parsed
-//! safely is hidden whole.
+//! libyaml read to its end while it may still hold a Secret (an open object may be one, or the
+//! text says `Secret` or has an escape that could spell it); one nested too deeply to be
+//! parsed safely is hidden whole.
 //!
 //! What it is not: the snippet renderer (`findings::render_human` draws the placeholder), nor
 //! a guard of anything but diagnostics; Secret values are never kept after loading
@@ -59,7 +63,22 @@ fn chunk_spans(chunk: &DocumentChunk<'_>) -> Vec<Range<usize>> {
     if !parsed.complete {
         // Open mappings are decided on what was read; the unread rest may be a Secret value
         // unless every open mapping is known to be something else.
-        let tail_may_be_secret = walk.open_may_be_secret();
+        // After a syntax error the structure of the rest is unknown (the error may be exactly
+        // that it is not what it seems), so the rest is shown only when no object open is, or
+        // may be, a Secret and the text cannot name one: no `Secret`, no escape that could
+        // spell it.
+        let tail_may_be_secret =
+            walk.open_may_be_secret() || text.contains("Secret") || text.contains('\\');
+        // A redacted value still open runs to the end of what is known.
+        for frame in &walk.frames {
+            let owner_may_be_secret = walk
+                .frames
+                .get(frame.owner)
+                .is_none_or(|m| may_be_secret(&m.kinds));
+            if frame.redacting && owner_may_be_secret {
+                spans.push(frame.start..text.len());
+            }
+        }
         for frame in walk.frames.drain(..).rev() {
             if frame.mapping && may_be_secret(&frame.kinds) {
                 spans.extend(frame.pending);
@@ -73,12 +92,17 @@ fn chunk_spans(chunk: &DocumentChunk<'_>) -> Vec<Range<usize>> {
     spans
 }
 
-/// `kind` values read on a mapping: `None` for a kind that is not a plain string.
+/// Whether a mapping with these `kind` values (`None`: not a plain string) may be a Secret:
+/// only kinds that are plainly another kind — a Kubernetes kind name (letters and digits) not
+/// mentioning `secret` — are not. A kind like `"Secret\nbad"` (a plain scalar folded over a
+/// syntax error) may still be one.
 fn may_be_secret(kinds: &[Option<String>]) -> bool {
-    kinds.is_empty()
-        || kinds
-            .iter()
-            .any(|k| k.as_ref().is_none_or(|k| k.eq_ignore_ascii_case("secret")))
+    let other_kind = |k: &String| {
+        k.starts_with(|c: char| c.is_ascii_alphabetic())
+            && k.chars().all(|c| c.is_ascii_alphanumeric())
+            && !k.to_ascii_lowercase().contains("secret")
+    };
+    kinds.is_empty() || kinds.iter().any(|k| !k.as_ref().is_some_and(other_kind))
 }
 
 /// After the last event read: skip blanks and a `: ` value indicator, so that a redacted
@@ -157,8 +181,9 @@ impl Walk {
                 let mapping = event.kind == EventKind::MappingStart;
                 let parent = self.frames.last();
                 let object = mapping && parent.is_none_or(|p| p.items && !p.mapping);
+                // A sequence as a document holds objects as `items` does.
                 let items = !mapping
-                    && parent.is_some_and(|p| {
+                    && parent.is_none_or(|p| {
                         p.object && !p.expecting_key && p.key.as_deref() == Some("items")
                     });
                 let mut frame = Frame {
@@ -171,9 +196,9 @@ impl Walk {
                     ..Frame::default()
                 };
                 match self.value_role() {
-                    Role::Key | Role::Plain | Role::Inside => {}
+                    Role::Key | Role::Plain => {}
                     Role::DataOf(owner) if mapping => frame.values_of = Some(owner),
-                    Role::DataOf(owner) | Role::EntryOf(owner) => {
+                    Role::DataOf(owner) | Role::EntryOf(owner) | Role::DataKey(owner) => {
                         frame.redacting = true;
                         frame.owner = owner;
                     }
@@ -184,26 +209,32 @@ impl Walk {
                 if let Role::DataOf(owner) | Role::EntryOf(owner) = self.value_role() {
                     self.record(owner, event.span.clone());
                 }
+                // A document that is one scalar is no object; its text may be anything (the
+                // rest of a Secret cut off by a stray `---`).
+                if self.frames.is_empty() {
+                    self.spans.push(event.span.clone());
+                }
                 if let Some(anchor) = &event.anchor {
                     self.anchors.insert(anchor.clone(), event.span.clone());
                 }
                 self.node_done(Some(value));
             }
             EventKind::Alias(name) => {
-                let role = self.value_role();
-                let owner = match role {
-                    Role::DataOf(owner) | Role::EntryOf(owner) => Some(owner),
-                    Role::Inside => self.redacting_owner(),
-                    Role::Key | Role::Plain => None,
-                };
-                if let Some(owner) = owner {
-                    if !matches!(role, Role::Inside) {
+                if self.frames.is_empty() {
+                    self.spans.push(event.span.clone());
+                }
+                let owner = match self.value_role() {
+                    Role::DataOf(owner) | Role::EntryOf(owner) | Role::DataKey(owner) => {
                         self.record(owner, event.span.clone());
+                        Some(owner)
                     }
-                    // The alias stands for text elsewhere: hide that text too.
-                    if let Some(target) = self.anchors.get(name).cloned() {
-                        self.record(owner, target);
-                    }
+                    Role::Key | Role::Plain => self.redacting_owner(),
+                };
+                // The alias stands for text elsewhere: hide that text too.
+                if let Some(owner) = owner
+                    && let Some(target) = self.anchors.get(name).cloned()
+                {
+                    self.record(owner, target);
                 }
                 self.node_done(None);
             }
@@ -212,32 +243,56 @@ impl Walk {
 
     /// The role of the node that starts now, from its parent.
     fn value_role(&self) -> Role {
-        if self.redacting_owner().is_some() {
-            return Role::Inside;
-        }
+        // Inside a value hidden whole, nodes still get their own role: a Secret nested in an
+        // unknown field of a known object must be judged on its own kind.
         let Some(parent) = self.frames.last() else {
             return Role::Plain;
         };
         if parent.mapping && parent.expecting_key {
-            return Role::Key;
+            // A data field's key is shown when it is a plain scalar (a key name); a mapping or
+            // alias as a key is content.
+            return match parent.values_of {
+                Some(owner) => Role::DataKey(owner),
+                None => Role::Key,
+            };
         }
         if let Some(owner) = parent.values_of {
             return Role::EntryOf(owner);
         }
-        match parent.key.as_deref() {
-            Some("data" | "stringData") if parent.mapping => Role::DataOf(self.frames.len() - 1),
-            _ => Role::Plain,
+        if !parent.mapping {
+            return Role::Plain;
+        }
+        let key = parent.key.as_deref();
+        // In an object every field but those a Secret shares with any object may hold a value
+        // (`stringdata` misspelt, a field a later Kubernetes adds); elsewhere only data fields.
+        let holds_values = if parent.object {
+            // `items` holds objects, each judged on its own kind.
+            !matches!(
+                key,
+                Some("apiVersion" | "kind" | "metadata" | "type" | "immutable" | "items")
+            )
+        } else {
+            matches!(key, Some("data" | "stringData"))
+        };
+        if holds_values {
+            Role::DataOf(self.frames.len() - 1)
+        } else {
+            Role::Plain
         }
     }
 
-    /// The mapping a redacted ancestor records its span on, when inside one.
+    /// The mapping the outermost redacted ancestor records its span on, when inside one.
     fn redacting_owner(&self) -> Option<usize> {
         self.frames.iter().find(|f| f.redacting).map(|f| f.owner)
     }
 
     /// Whether text not read yet may be a Secret value: the innermost open object is not known
-    /// to be something else (or there is none yet), or a redacted value is open.
+    /// to be something else (or there is none yet), a redacted value is open, or an `items`
+    /// list is open (after a syntax error, the rest may be a later item, perhaps a Secret).
     fn open_may_be_secret(&self) -> bool {
+        if self.frames.iter().any(|f| f.items) {
+            return true;
+        }
         let owner_may_be_secret = |owner: usize| {
             self.frames
                 .get(owner)
@@ -288,12 +343,12 @@ impl Walk {
 enum Role {
     Key,
     Plain,
-    /// Inside a value already being redacted whole.
-    Inside,
     /// The value of `data`/`stringData` of the mapping at this frame index.
     DataOf(usize),
     /// The value of one entry of `data`/`stringData` of the mapping at this frame index.
     EntryOf(usize),
+    /// A key of `data`/`stringData` of the mapping at this frame index: shown when a scalar.
+    DataKey(usize),
 }
 
 /// Sorts spans and merges overlapping or touching ones.
@@ -364,8 +419,37 @@ mod tests {
         // A Service with a syntax error shows its text.
         let text = "kind: Service\nspec: {a: [1}\n";
         assert_eq!(shown(text), text);
+        // Found by the property test: the error hides that a Secret follows.
+        let text = "{kind: List, items:\"x\" [{stringData: {K: MARK}, kind: Secret}]}";
+        assert!(!shown(text).contains("MARK"), "{}", shown(text));
         // Unknown kind, error at once.
         assert!(!shown("\"K\": \"MARK\n").contains("MARK"));
+        // Found by the property test: a stray `---` leaves the rest as a scalar document.
+        assert!(
+            !shown("{\"a\": \"\n---\nb\":{\"K\":\"MARK\"},\"kind\":\"Secret\"}\n").contains("MARK")
+        );
+    }
+
+    /// Found by the property test: a syntax error inside a List's Service, a Secret after it.
+    #[test]
+    fn an_error_in_a_list_item_hides_the_items_after_it() {
+        let text = r#"{"kind":"List","items":[{"kind":"Service","spec":[[{}]}},{"stringData":{"K":"MARK"},"kind":"Secret"}]}"#;
+        assert!(!shown(text).contains("MARK"), "{}", shown(text));
+    }
+
+    /// Found by the property test: a Secret inside an unclosed value of an unknown object.
+    #[test]
+    fn an_open_redacted_value_runs_to_the_end() {
+        let text =
+            "{\n  bad: [1, 2\n\"x\":1,{\"kind\":\"Secret\",\"stringData\":{\"K\":\"MARK\"}}]}";
+        assert!(!shown(text).contains("MARK"), "{}", shown(text));
+    }
+
+    /// Found by the property test: a Secret inside an unknown field of a List.
+    #[test]
+    fn a_secret_inside_a_hidden_value_of_another_kind_is_judged_on_its_own() {
+        let text = r#"{"kind":"List","xitems":[{"stringData":{"K":"MARK"},"kind":"Secret"}]}"#;
+        assert!(!shown(text).contains("MARK"), "{}", shown(text));
     }
 
     #[test]
@@ -378,7 +462,25 @@ mod tests {
     fn non_string_kind_or_duplicate_kind_may_be_a_secret() {
         assert!(!shown("kind: [Secret]\ndata: {K: MARK}\n").contains("MARK"));
         assert!(!shown("kind: ConfigMap\nkind: Secret\ndata: {K: MARK}\n").contains("MARK"));
+        // Found by the property test: a kind folded over the line of a syntax error.
+        let text = "stringData:\n  K: MARK\nkind: Secret\n\n  bad: [1, 2\n";
+        assert!(!shown(text).contains("MARK"), "{}", shown(text));
         assert!(!shown("data: {K: {deep: [MARK]}}\n").contains("MARK"));
+        // Found by the property test: a mapping as a key of data is content, not a key name.
+        assert!(!shown("kind: Secret\ndata: {{K: MARK}: x}\n").contains("MARK"));
+    }
+
+    #[test]
+    fn any_field_of_a_secret_but_the_common_ones_is_hidden() {
+        let text =
+            "kind: Secret\ntype: Opaque\nmetadata: {name: s}\nstringdata: {K: MARK}\nextra: MARK\n";
+        assert_eq!(
+            shown(text),
+            "kind: Secret\ntype: Opaque\nmetadata: {name: s}\nstringdata: {K: <R>}\nextra: <R>\n"
+        );
+        // A known other kind keeps its fields visible.
+        let text = "kind: Service\nspec: {x: 1}\n";
+        assert_eq!(shown(text), text);
     }
 
     #[test]

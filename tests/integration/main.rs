@@ -26,6 +26,7 @@ mod properties;
 mod scale_to_zero;
 mod scale_to_zero_bench;
 mod scoping;
+mod secret_redaction;
 mod traefik_routes;
 mod validate_rules;
 mod verify;
