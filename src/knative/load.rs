@@ -8,6 +8,7 @@
 
 use crate::files::{self, ReadError};
 use crate::findings::{Finding, Location};
+use crate::knative::documents::{DocumentChunk, document_chunks};
 use crate::knative::locate::{LocationIndex, child_index};
 use crate::knative::nesting::{self, MAX_NESTING};
 use crate::knative::redact;
@@ -548,54 +549,6 @@ pub(crate) fn strip_location(message: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// The text of one YAML document of an input.
-pub(crate) struct DocumentChunk<'a> {
-    pub text: &'a str,
-    /// The line of the input the document starts on (1-based).
-    pub first_line: usize,
-    /// The byte offset of `text` in the input.
-    pub offset: usize,
-}
-
-/// Splits at document markers (`---` or `...` at column 0), which YAML defines to end any
-/// block, so a plain line scan is exact. Content after `--- ` on the marker line is kept.
-pub(crate) fn document_chunks(text: &str) -> Vec<DocumentChunk<'_>> {
-    let mut chunks = Vec::new();
-    let mut start = 0usize;
-    let mut first_line = 1usize;
-    let mut offset = 0usize;
-    for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
-        let bare = line.trim_end_matches(['\n', '\r']);
-        let is_marker = |m: &str| {
-            bare.strip_prefix(m)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-        };
-        if is_marker("---") || is_marker("...") {
-            chunks.push(DocumentChunk {
-                text: &text[start..offset],
-                first_line,
-                offset: start,
-            });
-            let rest = bare[3..].trim();
-            if is_marker("---") && !rest.is_empty() && !rest.starts_with('#') {
-                // `--- {inline}`: keep the inline content as the next document's first line.
-                start = offset + 4;
-                first_line = line_no;
-            } else {
-                start = offset + line.len();
-                first_line = line_no + 1;
-            }
-        }
-        offset += line.len();
-    }
-    chunks.push(DocumentChunk {
-        text: &text[start..],
-        first_line,
-        offset: start,
-    });
-    chunks
 }
 
 /// One input to read: where it is named from, where its bytes are read from, and how.

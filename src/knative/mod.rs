@@ -4,6 +4,7 @@
 //! the typed Service model ([`model`]). Nothing here knows about Nomad.
 
 pub mod cluster;
+pub mod documents;
 pub mod load;
 pub mod locate;
 pub mod model;

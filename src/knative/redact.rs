@@ -17,7 +17,7 @@
 //! a guard of anything but diagnostics; Secret values are never kept after loading
 //! (`resources.rs`).
 
-use super::load::{DocumentChunk, document_chunks};
+use super::documents::{DocumentChunk, document_chunks};
 use super::nesting;
 use super::yaml_events::{self, EventKind};
 use std::collections::HashMap;

@@ -55,7 +55,11 @@ struct Case {
 
 fn layout(marker: String, style: u8, which: u8, kind_first: bool, field: u8) -> Case {
     let b64 = base64(&marker);
-    let field_name = if field % 2 == 0 { "stringData" } else { "data" };
+    let field_name = if field.is_multiple_of(2) {
+        "stringData"
+    } else {
+        "data"
+    };
     let value = if field_name == "data" {
         b64.clone()
     } else {
