@@ -3,15 +3,19 @@
 //! read here; any other is set aside for Nomad's own parser, see `jobspec`), and Knative
 //! sources, converted in-process exactly as `convert` would. Files, directories or stdin
 //! (JSON). The Traefik route files `convert -o` writes beside the jobs are not jobs and are
-//! skipped (Traefik reads them). Nothing is sent to a cluster from this module.
+//! skipped (Traefik reads them). Nothing is sent to a cluster from this module. A walked directory
+//! yields only regular files inside it (a link leading out, a FIFO or a device stops loading,
+//! named), and reads are capped (docs/security.md).
 
 use super::jobspec::{HclFile, ReadBy, needs_nomad};
 use crate::config::ConvertOptions;
 use crate::nomad::model::Job;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
-use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// Job files are refused beyond the size Knative inputs are (`knative::load::MAX_INPUT_BYTES`).
+const MAX_JOB_FILE_BYTES: u64 = crate::knative::load::MAX_INPUT_BYTES as u64;
 
 /// One job as loaded: read already, or an HCL file waiting for Nomad's parser.
 #[derive(Debug, Clone)]
@@ -35,10 +39,9 @@ pub fn load_jobs(paths: &[PathBuf], convert: &ConvertOptions) -> Result<Vec<Load
     let mut knative_sources = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("reading standard input")?;
+            let bytes = crate::files::read_capped(std::io::stdin(), MAX_JOB_FILE_BYTES)
+                .map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?;
+            let text = String::from_utf8(bytes).context("reading standard input: not UTF-8")?;
             jobs.extend(ready(
                 parse_json_jobs(&text, Path::new("<stdin>"))?,
                 "<stdin>",
@@ -86,9 +89,9 @@ fn is_route_file(path: &Path) -> bool {
     let marker = crate::output::GENERATED_MARKER.as_bytes();
     let mut start = vec![0; marker.len()];
     is_knative_source(path)
-        && std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut start))
-            .is_ok_and(|()| start == marker)
+        && crate::files::open_regular(path, true)
+            .is_ok_and(|mut f| std::io::Read::read_exact(&mut f, &mut start).is_ok())
+        && start == marker
 }
 
 fn is_knative_source(path: &Path) -> bool {
@@ -126,6 +129,7 @@ fn convert_sources(paths: &[PathBuf], opts: &ConvertOptions) -> Result<Vec<Loade
 
 fn job_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
+    let root = std::fs::canonicalize(dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let entries = std::fs::read_dir(&current)
@@ -140,13 +144,43 @@ fn job_files_under(dir: &Path) -> Result<Vec<PathBuf>> {
             if hidden {
                 continue;
             }
-            if path.is_dir() {
+            // Not following links to directories; a link to a file must stay in the tree,
+            // and only regular files are read (a FIFO would block the deploy forever).
+            let kind = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .file_type();
+            if kind.is_dir() {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| {
-                e == "json" || e == "hcl" || e == "nomad" || e == "yaml" || e == "yml"
-            }) {
-                files.push(path);
+                continue;
             }
+            let wanted = path.extension().is_some_and(|e| {
+                e == "json" || e == "hcl" || e == "nomad" || e == "yaml" || e == "yml"
+            });
+            if !wanted {
+                continue;
+            }
+            if kind.is_symlink() {
+                let target = std::fs::canonicalize(&path).ok();
+                let inside = target.as_ref().is_some_and(|t| t.starts_with(&root));
+                if !inside {
+                    bail!(
+                        "{} is a symbolic link that leads outside {} (or nowhere); not read",
+                        path.display(),
+                        dir.display()
+                    );
+                }
+            }
+            let target_kind = std::fs::metadata(&path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .file_type();
+            if !target_kind.is_file() {
+                bail!(
+                    "{} is {}, not a regular file; not read",
+                    path.display(),
+                    crate::files::describe(target_kind)
+                );
+            }
+            files.push(path);
         }
     }
     // Directory order is arbitrary; sort so that batches and summaries are reproducible.
@@ -159,8 +193,10 @@ fn load_file(path: &Path) -> Result<Vec<Loaded>> {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::files::read_regular(path, true, MAX_JOB_FILE_BYTES)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("reading {}: not UTF-8 text", path.display()))?;
     let file = path.display().to_string();
     if !(name.ends_with(".hcl") || name.ends_with(".nomad")) {
         return Ok(ready(parse_json_jobs(&text, path)?, &file, ReadBy::Json).collect());

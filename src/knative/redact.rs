@@ -67,8 +67,8 @@ fn chunk_spans(chunk: &DocumentChunk<'_>) -> Vec<Range<usize>> {
         // that it is not what it seems), so the rest is shown only when no object open is, or
         // may be, a Secret and the text cannot name one: no `Secret`, no escape that could
         // spell it.
-        let tail_may_be_secret =
-            walk.open_may_be_secret() || text.contains("Secret") || text.contains('\\');
+        let may_name_a_secret = text.contains("Secret") || text.contains('\\');
+        let tail_may_be_secret = walk.open_may_be_secret() || may_name_a_secret;
         // A redacted value still open runs to the end of what is known.
         for frame in &walk.frames {
             let owner_may_be_secret = walk
@@ -79,8 +79,9 @@ fn chunk_spans(chunk: &DocumentChunk<'_>) -> Vec<Range<usize>> {
                 spans.push(frame.start..text.len());
             }
         }
+        // A kind read just before the error may be the error's first word (`kind: bad: [`).
         for frame in walk.frames.drain(..).rev() {
-            if frame.mapping && may_be_secret(&frame.kinds) {
+            if frame.mapping && (may_name_a_secret || may_be_secret(&frame.kinds)) {
                 spans.extend(frame.pending);
             }
         }
@@ -419,6 +420,9 @@ mod tests {
         // A Service with a syntax error shows its text.
         let text = "kind: Service\nspec: {a: [1}\n";
         assert_eq!(shown(text), text);
+        // Found by the property test: the kind read before the error is the error's own word.
+        let text = "{\"stringData\": {\"K\": \"MARK\"}, \"kind\":\n  bad: [1, 2\n \"Secret\"}\n";
+        assert!(!shown(text).contains("MARK"), "{}", shown(text));
         // Found by the property test: the error hides that a Secret follows.
         let text = "{kind: List, items:\"x\" [{stringData: {K: MARK}, kind: Secret}]}";
         assert!(!shown(text).contains("MARK"), "{}", shown(text));

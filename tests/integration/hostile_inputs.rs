@@ -293,6 +293,19 @@ fn item3_reads_never_leave_the_tree() {
     // The link inside the tree is read (the real file is ignored, the link is not).
     assert!(r.stdout.contains("job \"hello\""), "{}", r.stdout);
     assert!(run(d, &["convert", "tree", "--strict"], BOUND).code == Some(1));
+    // deploy walks its directories the same way: it stops, naming the link, before any request.
+    let r = run(
+        d,
+        &["deploy", "--address", "http://127.0.0.1:1", "tree"],
+        BOUND,
+    );
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(!r.all().contains(secret), "{}", r.all());
+    assert!(
+        r.stderr.contains("symbolic link that leads outside"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// Item 6: a namespace Kubernetes would refuse is an error, and every value in a generated
@@ -400,6 +413,18 @@ fn item7_hostile_inputs_do_not_hang() {
         r.stderr
     );
     assert!(r.stdout.contains("job \"hello\""));
+
+    let r = run(
+        d,
+        &["deploy", "--address", "http://127.0.0.1:1", "tree"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.all());
+    assert!(
+        r.stderr.contains("is a FIFO, not a regular file"),
+        "{}",
+        r.stderr
+    );
 
     let r = run(d, &["convert", "/dev/zero"], Duration::from_secs(20));
     assert_eq!(r.code, Some(1), "{}", r.all());
