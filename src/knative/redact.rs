@@ -1,17 +1,16 @@
 //! Where the Secret values of an input are, as byte spans, so that diagnostics can show the
 //! source around a finding without showing a Secret's value (docs/security.md, "Secrets").
 //!
-//! A span covers the value of every entry of `data` and `stringData` — and of any other field
-//! but `apiVersion`, `kind`, `metadata`, `type`, `immutable` and `items` (a misspelt
-//! `stringdata` holds values too) — of an object that is, or may be, a Secret: its `kind` is `Secret` (in any
-//! case), is missing, is not a plain string, or is not known yet because the document stops at
-//! a syntax error. An object is a document's root mapping or an item of an object's `items`;
-//! elsewhere only `data`/`stringData` are covered. The keys stay visible.
-//! Spans are bytes, not lines: one line of compact JSON or YAML flow style may hold a Service
-//! and a Secret side by side. A document that does not parse is hidden from the last place
-//! libyaml read to its end while it may still hold a Secret (an open object may be one, or the
-//! text says `Secret` or has an escape that could spell it); one nested too deeply to be
-//! parsed safely is hidden whole.
+//! In an object (a document's root mapping, an item of an object's `items`, an element of a
+//! document that is a sequence) that is or may be a Secret — its `kind` is `Secret`, missing,
+//! not a plain kind name, or mentions `secret` — a span covers the value of every field but
+//! `apiVersion`, `kind`, `metadata`, `type`, `immutable` and `items` (a misspelt `stringdata`
+//! holds values too); elsewhere, the values of `data` and `stringData` of such a mapping. Keys
+//! stay visible when they are key names. Spans are bytes, not lines: one line of compact JSON
+//! or YAML flow style may hold a Service and a Secret side by side. A document that stops at a
+//! syntax error is hidden from the last place libyaml read to its end while it may still hold
+//! a Secret (an object open may be one, or the text says `Secret` or has an escape that could
+//! spell it); one nested too deeply to be parsed safely is hidden whole.
 //!
 //! What it is not: the snippet renderer (`findings::render_human` draws the placeholder), nor
 //! a guard of anything but diagnostics; Secret values are never kept after loading
@@ -61,8 +60,6 @@ fn chunk_spans(chunk: &DocumentChunk<'_>) -> Vec<Range<usize>> {
     }
     let mut spans = std::mem::take(&mut walk.spans);
     if !parsed.complete {
-        // Open mappings are decided on what was read; the unread rest may be a Secret value
-        // unless every open mapping is known to be something else.
         // After a syntax error the structure of the rest is unknown (the error may be exactly
         // that it is not what it seems), so the rest is shown only when no object open is, or
         // may be, a Secret and the text cannot name one: no `Secret`, no escape that could
@@ -104,6 +101,16 @@ fn may_be_secret(kinds: &[Option<String>]) -> bool {
             && !k.to_ascii_lowercase().contains("secret")
     };
     kinds.is_empty() || kinds.iter().any(|k| !k.as_ref().is_some_and(other_kind))
+}
+
+/// A Secret or ConfigMap key as Kubernetes validates it (apimachinery IsConfigMapKey:
+/// `[-._a-zA-Z0-9]+`, at most 253 characters); anything else in a key's place is content.
+fn is_key_name(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 253
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
 /// After the last event read: skip blanks and a `: ` value indicator, so that a redacted
@@ -207,8 +214,15 @@ impl Walk {
                 self.frames.push(frame);
             }
             EventKind::Scalar(value) => {
-                if let Role::DataOf(owner) | Role::EntryOf(owner) = self.value_role() {
-                    self.record(owner, event.span.clone());
+                match self.value_role() {
+                    Role::DataOf(owner) | Role::EntryOf(owner) => {
+                        self.record(owner, event.span.clone())
+                    }
+                    // Only what Kubernetes accepts as a key name is shown as one.
+                    Role::DataKey(owner) if !is_key_name(value) => {
+                        self.record(owner, event.span.clone())
+                    }
+                    _ => {}
                 }
                 // A document that is one scalar is no object; its text may be anything (the
                 // rest of a Secret cut off by a stray `---`).
@@ -472,6 +486,8 @@ mod tests {
         assert!(!shown("data: {K: {deep: [MARK]}}\n").contains("MARK"));
         // Found by the property test: a mapping as a key of data is content, not a key name.
         assert!(!shown("kind: Secret\ndata: {{K: MARK}: x}\n").contains("MARK"));
+        // Found by the long property run: junk that makes the value part of a key.
+        assert!(!shown("kind: Secret\ndata: {K:\"q\" 'MARK'}\n").contains("MARK"));
     }
 
     #[test]
