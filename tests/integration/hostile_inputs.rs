@@ -539,3 +539,33 @@ fn item9_leftovers_markers_and_counts() {
     assert_eq!(r.code, Some(1), "{}", r.all());
     assert!(r.stderr.contains("error[K2N012]") && !r.stdout.contains("18446744073709551615"));
 }
+
+/// Item 1, cluster import: a Secret the API server answers in a shape serde cannot read (its
+/// `data` a string) gives an error that does not quote the Secret (serde_json's "invalid type:
+/// string …" would).
+#[tokio::test]
+async fn item1_an_unreadable_secret_from_the_cluster_is_not_quoted() {
+    use crate::support::fake_kube::{FakeCluster, FakeKube};
+    use knative2nomad::knative::cluster::{ClusterQuery, NamespaceScope, fetch_services};
+    let marker = "K2NCLUSTERMARKER42";
+    let mut cluster = FakeCluster::with_fixtures();
+    for secret in &mut cluster.secrets {
+        secret["data"] = serde_json::json!(marker);
+    }
+    let api = FakeKube::start(cluster).await;
+    let connection = api.connection(None);
+    let query = ClusterQuery {
+        scope: NamespaceScope::Namespace("payments".to_string()),
+        selector: None,
+        names: Vec::new(),
+        page_size: 500,
+        origin: connection.origin.clone(),
+    };
+    let error = tokio::time::timeout(BOUND, fetch_services(connection.client.clone(), &query))
+        .await
+        .expect("watchdog")
+        .expect_err("an unreadable Secret is an error");
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains(marker), "{text}");
+    assert!(text.contains("not a readable Secret"), "{text}");
+}

@@ -187,10 +187,17 @@ async fn read_secret_shape(
         resource: "secrets",
         namespace: Some(namespace.to_string()),
     };
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|error| classify(error, &action, origin, Some(name)))?;
+    let secret = api.get_opt(name).await.map_err(|error| match error {
+        // serde_json quotes what it could not read (`invalid type: string "…"`): here that is
+        // the Secret's content, which must not reach a message (docs/security.md).
+        kube::Error::SerdeError(_) => ImportError::Api {
+            origin: Box::new(origin.clone()),
+            action: action.clone(),
+            code: 200,
+            message: "the answer is not a readable Secret (the parser's message is withheld: it would quote the Secret)".to_string(),
+        },
+        error => classify(error, &action, origin, Some(name)),
+    })?;
     Ok(secret.map(|secret| {
         let mut keys: BTreeSet<String> = BTreeSet::new();
         if let Some(data) = &secret.data {
