@@ -266,9 +266,11 @@ impl Walk {
         if parent.mapping && parent.expecting_key {
             // A data field's key is shown when it is a plain scalar (a key name); a mapping or
             // alias as a key is content.
-            return match parent.values_of {
-                Some(owner) => Role::DataKey(owner),
-                None => Role::Key,
+            return match (parent.values_of, parent.object) {
+                (Some(owner), _) => Role::DataKey(owner),
+                // An object's field names too: a mapping in a key's place is content.
+                (None, true) => Role::DataKey(self.frames.len() - 1),
+                (None, false) => Role::Key,
             };
         }
         if let Some(owner) = parent.values_of {
@@ -486,6 +488,8 @@ mod tests {
         assert!(!shown("data: {K: {deep: [MARK]}}\n").contains("MARK"));
         // Found by the property test: a mapping as a key of data is content, not a key name.
         assert!(!shown("kind: Secret\ndata: {{K: MARK}: x}\n").contains("MARK"));
+        // Found by the long property run: a tag that turns a Secret's value into a key.
+        assert!(!shown("{!x: {K: MARK}, kind: Secret}\n").contains("MARK"));
         // Found by the long property run: junk that makes the value part of a key.
         assert!(!shown("kind: Secret\ndata: {K:\"q\" 'MARK'}\n").contains("MARK"));
     }
