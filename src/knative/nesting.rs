@@ -48,6 +48,9 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
                 && bytes.get(i + 1).is_none_or(|b| *b == b' ' || *b == b'\t')
             {
                 block_depth += 1;
+                if block_depth > MAX_NESTING {
+                    return Some(position(line, line_index, i));
+                }
                 i = (i + 2).min(bytes.len());
                 while i < bytes.len() && bytes[i] == b' ' {
                     i += 1;
@@ -154,7 +157,8 @@ mod tests {
         // `a: ` is one block level; the 100th bracket (column 3 + 100) is one too many.
         assert_eq!(too_deep(&flow), Some((1, 3 + MAX_NESTING)));
         let compact = format!("a:\n  {}x\n", "- ".repeat(150));
-        assert!(too_deep(&compact).is_some_and(|(line, _)| line == 2));
+        // Two levels (`a:` and the line's indentation), then the 99th `- ` at column 3 + 2 × 98.
+        assert_eq!(too_deep(&compact), Some((2, 3 + 2 * 98)));
         let block: String = (0..120)
             .map(|d| format!("{}k{d}:\n", " ".repeat(d)))
             .collect();
