@@ -144,6 +144,8 @@ struct Frame {
     expecting_key: bool,
     /// For a mapping: the current entry's key, when it is a scalar.
     key: Option<String>,
+    /// For a data mapping: the span of the current entry's key, shown once a value follows.
+    key_span: Option<Range<usize>>,
     /// `kind` values read on a mapping: `None` for one that is not a plain string.
     kinds: Vec<Option<String>>,
     /// For a mapping with `data`/`stringData`: the spans of their values, kept when the mapping
@@ -218,11 +220,30 @@ impl Walk {
                     Role::DataOf(owner) | Role::EntryOf(owner) => {
                         self.record(owner, event.span.clone())
                     }
-                    // Only what Kubernetes accepts as a key name is shown as one.
+                    // Only what Kubernetes accepts as a key name is shown as one, and only
+                    // once a value follows it (see below).
                     Role::DataKey(owner) if !is_key_name(value) => {
                         self.record(owner, event.span.clone())
                     }
+                    Role::DataKey(_) => {
+                        if let Some(parent) = self.frames.last_mut() {
+                            parent.key_span = Some(event.span.clone());
+                        }
+                    }
                     _ => {}
+                }
+                // A key with no value (`{K, 'MARK'}`: junk made the value a second key) is no
+                // key name but what a value was: hide it.
+                let parent_index = self.frames.len().saturating_sub(1);
+                let owner = self
+                    .frames
+                    .last()
+                    .and_then(|p| p.values_of.or(p.object.then_some(parent_index)));
+                if event.span.is_empty()
+                    && let Some(owner) = owner
+                    && let Some(key) = self.frames.last_mut().and_then(|p| p.key_span.take())
+                {
+                    self.record(owner, key);
                 }
                 // A document that is one scalar is no object; its text may be anything (the
                 // rest of a Secret cut off by a stray `---`).
@@ -490,6 +511,9 @@ mod tests {
         assert!(!shown("kind: Secret\ndata: {{K: MARK}: x}\n").contains("MARK"));
         // Found by the long property run: a tag that turns a Secret's value into a key.
         assert!(!shown("{!x: {K: MARK}, kind: Secret}\n").contains("MARK"));
+        // Found by the long property run: junk that turns a value into a key without value.
+        assert!(!shown("kind: Secret\ndata: {K:-, 'MARK'}\n").contains("MARK"));
+        assert!(!shown("{kind: Secret, 'MARK'}\n").contains("MARK"));
         // Found by the long property run: junk that makes the value part of a key.
         assert!(!shown("kind: Secret\ndata: {K:\"q\" 'MARK'}\n").contains("MARK"));
     }
