@@ -12,6 +12,6 @@ export RUSTC_BOOTSTRAP=1
 # One core: the converter's rayon pool gets a single thread too.
 export RAYON_NUM_THREADS=1
 exec cargo fuzz run --sanitizer none convert \
-    "$here/corpus/convert" "$here/../testdata/services" "$here/../testdata/invalid" \
+    "$here/corpus/convert" "$here/../testdata/services" "$here/../testdata/invalid" "$here/seeds" \
     -- -dict="$here/convert.dict" -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
     -print_final_stats=1

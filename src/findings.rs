@@ -834,7 +834,7 @@ pub static CODES: &[CodeInfo] = &[
         Warning,
         "file skipped while walking a directory",
         "A `*.yaml`, `*.yml` or `*.json` entry of a walked directory was not read: it is a FIFO, socket or device, or a symbolic link that leads outside the walked directory (or nowhere). A repository can carry symbolic links; following one out of the tree would read (and show) files the tree does not own. Links to files inside the tree are read.",
-        "replace the link by the file, or give the file outside the tree explicitly on the command line",
+        "keep inputs as regular files inside the tree, or name a file outside it on the command line",
         "(services/db.yaml -> /etc/passwd)"
     ),
     code!(
