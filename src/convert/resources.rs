@@ -20,6 +20,39 @@ pub fn resources(ctx: &mut Ctx<'_>, c: &Container, path: &str, task_path: &str) 
     let cpu_lim = requested.parse(ctx, "limits", "cpu");
     let mem_req = requested.parse(ctx, "requests", "memory");
     let mem_lim = requested.parse(ctx, "limits", "memory");
+    let mhz = ctx.opts.cpu_mhz_per_core as u128;
+    for (kind, name, quantity, value, unit) in [
+        (
+            "requests",
+            "cpu",
+            cpu_req,
+            cpu_req.map(|q| q.scaled_ceil(mhz, 1)),
+            "MHz",
+        ),
+        (
+            "limits",
+            "cpu",
+            cpu_lim,
+            cpu_lim.map(|q| q.scaled_ceil(mhz, 1)),
+            "MHz",
+        ),
+        (
+            "requests",
+            "memory",
+            mem_req,
+            mem_req.map(|q| q.mebibytes_ceil()),
+            "MiB",
+        ),
+        (
+            "limits",
+            "memory",
+            mem_lim,
+            mem_lim.map(|q| q.mebibytes_ceil()),
+            "MiB",
+        ),
+    ] {
+        requested.check_range(ctx, kind, name, quantity.and(value), unit);
+    }
     if ctx.has_errors() {
         return out;
     }
@@ -103,6 +136,30 @@ impl<'a> Requested<'a> {
             .get(name)
             .map(|q| q.0.clone())
             .unwrap_or_default()
+    }
+
+    /// Nomad's cpu and memory are Go ints: a value beyond i64 is an error, not a silently
+    /// saturated 9223372036854775807 that no node could ever hold.
+    fn check_range(
+        &self,
+        ctx: &mut Ctx<'_>,
+        kind: &str,
+        name: &str,
+        converted: Option<Option<u128>>,
+        unit: &str,
+    ) {
+        let Some(converted) = converted else { return };
+        if converted.and_then(|v| i64::try_from(v).ok()).is_none() {
+            ctx.report(
+                "K2N012",
+                &format!("{}.resources.{kind}.{name}", self.path),
+                format!(
+                    "{name} {} is out of range: Nomad takes at most {} {unit}",
+                    self.raw(kind, name),
+                    i64::MAX
+                ),
+            );
+        }
     }
 
     /// Nomad's cpu share in MHz: the request, else the limit, else Nomad's default.
@@ -259,11 +316,23 @@ pub fn ephemeral_disk(ctx: &mut Ctx<'_>, spec: &RevisionSpec) -> Option<Option<E
         match Quantity::parse(&q.0) {
             Ok(v) => {
                 any = true;
-                total = total.saturating_add(
-                    v.mebibytes_ceil()
-                        .map(|m| m.min(i64::MAX as u128) as i64)
-                        .unwrap_or(i64::MAX),
-                );
+                let Some(sum) = v
+                    .mebibytes_ceil()
+                    .and_then(|m| i64::try_from(m).ok())
+                    .and_then(|m| total.checked_add(m))
+                else {
+                    ctx.report(
+                        "K2N012",
+                        &path,
+                        format!(
+                            "ephemeral-storage {} is out of range: Nomad takes at most {} MiB",
+                            q.0,
+                            i64::MAX
+                        ),
+                    );
+                    continue;
+                };
+                total = sum;
                 ctx.report(
                     "K2N043",
                     &path,

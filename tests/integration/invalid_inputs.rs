@@ -35,6 +35,7 @@ const CASES: &[(&str, &str, usize)] = &[
     ("bad-cpu.yaml", "K2N012", 12),
     ("bad-memory.yaml", "K2N012", 12),
     ("negative-memory.yaml", "K2N012", 12),
+    ("memory-out-of-range.yaml", "K2N012", 12),
     ("min-scale-word.yaml", "K2N013", 9),
     ("min-above-max.yaml", "K2N013", 10),
     ("bad-target.yaml", "K2N013", 9),

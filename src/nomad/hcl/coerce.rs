@@ -72,6 +72,14 @@ fn convert(go: &str, value: Value, path: &str) -> Result<Value, String> {
             "false" | "0" => Ok(Value::Bool(false)),
             _ => Err(format!("{path}: a bool is required")),
         },
+        // go-cty converts to a Go int only when the number is whole and fits in 64 bits; an
+        // integer literal is taken as written (through f64 it would lose digits above 2^53).
+        (Scalar::Int, Value::Number(n)) if n.is_i64() => Ok(Value::Number(n)),
+        (Scalar::Int, Value::Number(n)) if n.is_u64() => Err(format!(
+            "{path}: value must be a whole number, between {} and {}",
+            i64::MIN,
+            i64::MAX
+        )),
         (Scalar::Int, v) => {
             let n = number(v, path)?;
             if n.fract() != 0.0 || n.abs() > 9.007_199_254_740_992e15 {
@@ -136,6 +144,16 @@ mod tests {
         assert_eq!(coerce(cpu, json!(100.0), "p").unwrap(), Some(json!(100)));
         assert!(coerce(cpu, json!(100.5), "p").is_err());
         assert!(coerce(cpu, json!(" 100"), "p").is_err());
+        // Found by the property test: integers above 2^53 are Go ints too, exactly as written.
+        assert_eq!(
+            coerce(cpu, json!(99_999_999_999_999_001_i64), "p").unwrap(),
+            Some(json!(99_999_999_999_999_001_i64))
+        );
+        assert_eq!(
+            coerce(cpu, json!(i64::MAX), "p").unwrap(),
+            Some(json!(i64::MAX))
+        );
+        assert!(coerce(cpu, json!(i64::MAX as u64 + 1), "p").is_err());
         assert_eq!(coerce(cpu, json!(null), "p").unwrap(), None);
         let user = field("Task", "User");
         assert_eq!(coerce(user, json!(5), "p").unwrap(), Some(json!("5")));
