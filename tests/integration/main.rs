@@ -19,6 +19,7 @@ mod hostile_inputs;
 mod hostile_servers;
 mod import;
 mod invalid_inputs;
+mod nomad_double_scaling;
 mod nomad_examples;
 mod nomad_oracle;
 mod platform;

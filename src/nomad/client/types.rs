@@ -171,7 +171,14 @@ pub struct GroupScaleStatus {
     pub running: u64,
     pub healthy: u64,
     pub unhealthy: u64,
+    /// Newest first. Nomad sends `null` for a group that was never scaled (a nil Go slice).
+    #[serde(deserialize_with = "null_as_empty")]
     pub events: Vec<Value>,
+}
+
+/// A JSON array, with `null` read as an empty one.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -181,4 +188,19 @@ pub struct DeregisterResponse {
     pub eval_id: String,
     pub eval_create_index: u64,
     pub job_modify_index: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobScaleStatus;
+
+    #[test]
+    fn a_never_scaled_group_reads_with_null_events() {
+        let text = r#"{"JobID": "hello", "Namespace": "default", "JobModifyIndex": 12,
+            "JobStopped": false, "TaskGroups": {"hello": {"Desired": 2, "Placed": 2,
+            "Running": 2, "Healthy": 2, "Unhealthy": 0, "Events": null}}}"#;
+        let status: JobScaleStatus = serde_json::from_str(text).unwrap();
+        assert_eq!(status.task_groups["hello"].desired, 2);
+        assert!(status.task_groups["hello"].events.is_empty());
+    }
 }

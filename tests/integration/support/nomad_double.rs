@@ -693,6 +693,15 @@ fn parse_query(request: &Request) -> Result<Query, Response> {
     })
 }
 
+/// Go's `strconv.ParseBool`: `1 t T TRUE true True` and `0 f F FALSE false False`, nothing else.
+fn parse_go_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 fn token_of(request: &Request) -> Option<String> {
     if let Some(token) = request.headers.get("x-nomad-token") {
         return Some(token.clone());
@@ -754,15 +763,30 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
             scale(shared, request, &namespace_for_read, id)
         }
         ("DELETE", ["v1", "job", id]) => {
+            // command/agent/job_endpoint.go jobDelete: each flag through strconv.ParseBool when
+            // present and non-empty; a bad value is a plain error, hence 500.
+            let mut flags = [false; 2];
+            for (flag, name) in flags.iter_mut().zip(["purge", "no_shutdown_delay"]) {
+                match request.query.get(name).map(String::as_str) {
+                    None | Some("") => {}
+                    Some(text) => match parse_go_bool(text) {
+                        Some(value) => *flag = value,
+                        None => {
+                            return Response::text(
+                                500,
+                                format!(
+                                    "Failed to parse value of {name:?} ({text}) as a bool: \
+                                     strconv.ParseBool: parsing {text:?}: invalid syntax"
+                                ),
+                            );
+                        }
+                    },
+                }
+            }
             if let Err(denied) = authorize(shared, request, &namespace_for_read, true) {
                 return denied;
             }
-            deregister(
-                shared,
-                &namespace_for_read,
-                id,
-                request.query.contains_key("purge"),
-            )
+            deregister(shared, &namespace_for_read, id, flags[0])
         }
         ("GET", ["v1", ..]) => {
             // Reads by object ID are authorized against the object's own namespace (Nomad's
@@ -1285,7 +1309,7 @@ fn canonical_spec(job: &Value, namespace: &str) -> Value {
         map.remove(server_field);
     }
     let id = map.get("ID").cloned().unwrap_or(Value::Null);
-    map.entry("Name").or_insert(id);
+    map.entry("Name").or_insert(id.clone());
     map.insert("Namespace".into(), json!(namespace));
     map.entry("Region").or_insert(json!("global"));
     map.entry("Type").or_insert(json!("service"));
@@ -1301,7 +1325,25 @@ fn canonical_spec(job: &Value, namespace: &str) -> Value {
         for group in groups {
             if let Some(g) = group.as_object_mut() {
                 let min = g.get("Scaling").and_then(|s| s.get("Min")).cloned();
-                g.entry("Count").or_insert(min.unwrap_or(json!(1)));
+                let count = g.entry("Count").or_insert(min.unwrap_or(json!(1))).clone();
+                let name = g.get("Name").cloned().unwrap_or(Value::Null);
+                // command/agent/scaling_endpoint.go ApiScalingPolicyToStructs: Min defaults to
+                // the group's count, Enabled to true; the server sets Type and Target.
+                if let Some(scaling) = g.get_mut("Scaling").and_then(Value::as_object_mut) {
+                    for (field, default) in [
+                        ("Min", count),
+                        ("Enabled", json!(true)),
+                        ("Type", json!("horizontal")),
+                    ] {
+                        if scaling.get(field).is_none_or(Value::is_null) {
+                            scaling.insert(field.into(), default);
+                        }
+                    }
+                    scaling.insert(
+                        "Target".into(),
+                        json!({"Namespace": namespace, "Job": id, "Group": name}),
+                    );
+                }
             }
         }
     }
@@ -1450,8 +1492,20 @@ fn namespace_exists(shared: &Shared, namespace: &str) -> bool {
 }
 
 fn create_eval(state: &mut State, namespace: &str, job_id: &str, trigger: &str) -> (String, u64) {
-    let id = state.new_id();
     let index = state.bump("evals");
+    create_eval_at(state, namespace, job_id, trigger, index)
+}
+
+/// An evaluation written in the same raft apply as a job change, at that change's `index`.
+fn create_eval_at(
+    state: &mut State,
+    namespace: &str,
+    job_id: &str,
+    trigger: &str,
+    index: u64,
+) -> (String, u64) {
+    let id = state.new_id();
+    state.table_index.insert("evals", index);
     let job = &state.jobs[&(namespace.to_string(), job_id.to_string())];
     let eval = json!({
         "ID": id, "Priority": job["Priority"], "Type": job["Type"], "TriggeredBy": trigger,
@@ -1786,8 +1840,7 @@ fn spawn_scheduler(shared: Arc<Shared>, eval_id: String) {
         tokio::time::sleep(shared.config.eval_delay).await;
         let (starts, stops) = schedule(&shared, &eval_id);
         for spec in stops {
-            let runner = shared.config.runner.clone();
-            tokio::spawn(async move { runner.stop(spec).await });
+            spawn_stop(&shared, spec);
         }
         for (spec, deployment_id) in starts {
             let shared = shared.clone();
@@ -2090,16 +2143,35 @@ fn alloc_index_of(alloc: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// The server's half of stopping an allocation: its desired status. The client status changes
+/// when the client has stopped it ([`spawn_stop`]), as in Nomad, where a stopping allocation
+/// stays `running` through its `shutdown_delay` and kill timeout.
 fn stop_alloc(state: &mut State, id: &str, index: u64, why: &str) -> Option<AllocationSpec> {
     let alloc = state.allocs.get_mut(id)?;
     alloc["DesiredStatus"] = json!("stop");
     alloc["DesiredDescription"] = json!(why);
-    if alloc["ClientStatus"] == "running" || alloc["ClientStatus"] == "pending" {
-        alloc["ClientStatus"] = json!("complete");
-        alloc["ClientDescription"] = json!("All tasks have completed");
-    }
     alloc["ModifyIndex"] = json!(index);
     state.alloc_specs.get(id).cloned()
+}
+
+/// The client's half: the runner stops the allocation, then it is reported `complete`.
+fn spawn_stop(shared: &Arc<Shared>, spec: AllocationSpec) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        shared.config.runner.stop(spec.clone()).await;
+        let mut state = shared.lock();
+        let index = state.bump("allocs");
+        let Some(alloc) = state.allocs.get_mut(&spec.id) else {
+            return;
+        };
+        if alloc["ClientStatus"] == "running" || alloc["ClientStatus"] == "pending" {
+            alloc["ClientStatus"] = json!("complete");
+            alloc["ClientDescription"] = json!("All tasks have completed");
+            alloc["ModifyIndex"] = json!(index);
+        }
+        drop(state);
+        shared.notify(index);
+    });
 }
 
 fn free_port() -> u16 {
@@ -2240,20 +2312,34 @@ fn deregister(shared: &Arc<Shared>, namespace: &str, id: &str, purge: bool) -> R
             index,
         );
     }
+    // nomad/job_endpoint.go Job.Deregister: one raft apply carries the stop and its evaluation,
+    // so JobModifyIndex, EvalCreateIndex and Index are the same index.
     let index = state.bump("jobs");
     if let Some(job) = state.jobs.get_mut(&key) {
         job["Stop"] = json!(true);
         job["ModifyIndex"] = json!(index);
         job["JobModifyIndex"] = json!(index);
+        // nomad/fsm.go handleJobDeregister re-inserts the stopped copy through
+        // state_store.go upsertJobImpl, which bumps Version like any other write.
+        job["Version"] = json!(job["Version"].as_u64().unwrap_or(0) + 1);
+        job["Stable"] = json!(false);
+        // "When a job is stopped, all its scaling policies are disabled" (command/job_start.go,
+        // which therefore restores Scaling.Enabled from the job's submission before starting it).
+        if let Some(groups) = job["TaskGroups"].as_array_mut() {
+            for group in groups {
+                if let Some(scaling) = group.get_mut("Scaling").filter(|s| s.is_object()) {
+                    scaling["Enabled"] = json!(false);
+                }
+            }
+        }
     }
     state.specs.remove(&key);
-    let (eval_id, eval_index) = create_eval(&mut state, namespace, id, "job-deregister");
+    let (eval_id, _) = create_eval_at(&mut state, namespace, id, "job-deregister", index);
     drop(state);
     // The eval stops the allocations; run it at once so that a purge finds them stopped.
     let (_, stops) = schedule(shared, &eval_id);
     for spec in stops {
-        let runner = shared.config.runner.clone();
-        tokio::spawn(async move { runner.stop(spec).await });
+        spawn_stop(shared, spec);
     }
     let mut state = shared.lock();
     if purge {
@@ -2264,13 +2350,14 @@ fn deregister(shared: &Arc<Shared>, namespace: &str, id: &str, purge: bool) -> R
     drop(state);
     shared.notify(final_index);
     Response::json(
-        &json!({"EvalID": eval_id, "EvalCreateIndex": eval_index, "JobModifyIndex": index,
-                "VolumeEvalID": "", "VolumeEvalIndex": 0, "Index": eval_index,
+        &json!({"EvalID": eval_id, "EvalCreateIndex": index, "JobModifyIndex": index,
+                "VolumeEvalID": "", "VolumeEvalIndex": 0, "Index": index,
                 "LastContact": 0, "KnownLeader": false}),
-        eval_index,
+        index,
     )
 }
 
+/// `GET /v1/job/:id/scale`, as nomad/job_endpoint.go Job.ScaleStatus builds it.
 fn scale_status(state: &State, namespace: &str, id: &str) -> ReadResult {
     let key = (namespace.to_string(), id.to_string());
     let Some(job) = state.jobs.get(&key) else {
@@ -2278,15 +2365,26 @@ fn scale_status(state: &State, namespace: &str, id: &str) -> ReadResult {
     };
     let mut groups = Map::new();
     let events = state.scale_events.get(&key);
+    let job_allocs: Vec<&Value> = state
+        .allocs
+        .values()
+        .filter(|a| a["Namespace"] == namespace && a["JobID"] == id)
+        .collect();
     for group in job["TaskGroups"].as_array().cloned().unwrap_or_default() {
         let name = group["Name"].as_str().unwrap_or("").to_string();
-        let allocs: Vec<&Value> = state
-            .allocs
-            .values()
+        // Canaries and terminal allocations (alloc.TerminalStatus(): desired stop or evict,
+        // or client complete, failed or lost) are not counted.
+        let allocs: Vec<&&Value> = job_allocs
+            .iter()
+            .filter(|a| a["TaskGroup"] == name.as_str())
+            .filter(|a| a["DeploymentStatus"]["Canary"] != true)
             .filter(|a| {
-                a["Namespace"] == namespace && a["JobID"] == id && a["TaskGroup"] == name.as_str()
+                !matches!(a["DesiredStatus"].as_str(), Some("stop" | "evict"))
+                    && !matches!(
+                        a["ClientStatus"].as_str(),
+                        Some("complete" | "failed" | "lost")
+                    )
             })
-            .filter(|a| a["DesiredStatus"] == "run")
             .collect();
         let healthy = allocs
             .iter()
@@ -2300,20 +2398,34 @@ fn scale_status(state: &State, namespace: &str, id: &str) -> ReadResult {
             .iter()
             .filter(|a| a["ClientStatus"] == "running")
             .count();
+        // `events[tg.Name]` of a group never scaled is a nil slice, which Nomad's JSON encoder
+        // writes as null (go-msgpack codec, kSlice).
         let group_events = events
             .and_then(|e| e.get(&name))
-            .cloned()
-            .unwrap_or_default();
+            .map_or(Value::Null, |list| Value::Array(list.clone()));
         groups.insert(
             name,
             json!({"Desired": group["Count"], "Placed": allocs.len(), "Running": running,
                    "Healthy": healthy, "Unhealthy": unhealthy, "Events": group_events}),
         );
     }
-    let index = job["ModifyIndex"].as_u64().unwrap_or(1);
+    // The reply's index: the job's, its scaling events' and its allocations', whichever is
+    // newest.
+    let index = [job["ModifyIndex"].as_u64().unwrap_or(1)]
+        .into_iter()
+        .chain(
+            events
+                .into_iter()
+                .flat_map(|e| e.values().flatten())
+                .filter_map(|e| e["CreateIndex"].as_u64()),
+        )
+        .chain(job_allocs.iter().filter_map(|a| a["ModifyIndex"].as_u64()))
+        .max()
+        .unwrap_or(1);
+    // "JobModifyIndex" here is job.ModifyIndex, not job.JobModifyIndex (Job.ScaleStatus).
     Ok((
         json!({"JobID": id, "Namespace": namespace, "JobCreateIndex": job["CreateIndex"],
-               "JobModifyIndex": job["JobModifyIndex"], "JobStopped": job["Stop"],
+               "JobModifyIndex": job["ModifyIndex"], "JobStopped": job["Stop"],
                "TaskGroups": groups}),
         index,
     ))
@@ -2324,8 +2436,20 @@ fn scale(shared: &Arc<Shared>, request: &Request, namespace: &str, id: &str) -> 
         Ok(b) => b,
         Err(r) => return r,
     };
+    // command/agent/job_endpoint.go jobScaleAction, before the RPC.
+    if let Some(target_job) = body["Target"]["Job"].as_str()
+        && target_job != id
+    {
+        return Response::text(400, "job ID in payload did not match URL");
+    }
     if let Err(denied) = authorize(shared, request, namespace, true) {
         return denied;
+    }
+    // nomad/structs/structs.go JobScaleRequest.Validate, in its order.
+    if let Some(target_namespace) = body["Target"]["Namespace"].as_str()
+        && target_namespace != namespace
+    {
+        return Response::text(400, "namespace in payload did not match header");
     }
     let Some(group_name) = body["Target"]["Group"]
         .as_str()
@@ -2335,16 +2459,29 @@ fn scale(shared: &Arc<Shared>, request: &Request, namespace: &str, id: &str) -> 
         return Response::text(400, "missing task group name for scaling action");
     };
     let count = body.get("Count").and_then(Value::as_i64);
-    if let Some(c) = count
-        && c < 0
-    {
-        return Response::text(400, "scaling action count can't be negative");
+    if let Some(c) = count {
+        if c < 0 {
+            return Response::text(400, "scaling action count can't be negative");
+        }
+        if body["Error"] == true {
+            return Response::text(
+                400,
+                "scaling action should not contain count if error is true",
+            );
+        }
     }
+    // nomad/job_endpoint.go Job.Scale from here on.
     let key = (namespace.to_string(), id.to_string());
     let mut state = shared.lock();
     let Some(job) = state.jobs.get(&key).cloned() else {
         return Response::text(404, format!("job {id:?} not found"));
     };
+    if job["Type"] == "system"
+        && let Some(c) = count
+        && c > 1
+    {
+        return Response::text(400, "jobs of type \"system\" can only be scaled to 1 or 0");
+    }
     let Some(group) = find_group(&job, &group_name) else {
         return Response::text(
             400,
@@ -2352,6 +2489,8 @@ fn scale(shared: &Arc<Shared>, request: &Request, namespace: &str, id: &str) -> 
         );
     };
     if let Some(c) = count {
+        // Job.Scale checks the group's scaling bounds whenever it has a scaling block, enabled
+        // or not (a stopped job's policies are disabled), and PolicyOverride does not bypass it.
         if let Some(scaling) = group.get("Scaling").filter(|s| s.is_object()) {
             if let Some(min) = scaling["Min"].as_i64()
                 && c < min
@@ -2381,11 +2520,8 @@ fn scale(shared: &Arc<Shared>, request: &Request, namespace: &str, id: &str) -> 
     let event_index = state.bump("scaling_event");
     let previous = group["Count"].as_i64().unwrap_or(0);
     let (eval_id, eval_index, job_modify_index) = match count {
-        None => (
-            String::new(),
-            0,
-            job["JobModifyIndex"].as_u64().unwrap_or(0),
-        ),
+        // Only an event: the reply carries job.ModifyIndex (Job.Scale).
+        None => (String::new(), 0, job["ModifyIndex"].as_u64().unwrap_or(0)),
         Some(c) => {
             let index = state.bump("jobs");
             if let Some(stored) = state.jobs.get_mut(&key) {
@@ -2417,7 +2553,9 @@ fn scale(shared: &Arc<Shared>, request: &Request, namespace: &str, id: &str) -> 
         }
     };
     let event = json!({"Count": count, "PreviousCount": previous,
-        "Error": body["Error"].as_bool().unwrap_or(false), "Message": body["Message"],
+        "Error": body["Error"].as_bool().unwrap_or(false),
+        // structs.ScalingEvent.Message is a string: an absent message is "".
+        "Message": body["Message"].as_str().unwrap_or(""),
         "Meta": body["Meta"], "EvalID": if eval_id.is_empty() { Value::Null } else { json!(eval_id) },
         "Time": now_nanos() as u64, "CreateIndex": event_index});
     state
