@@ -2,7 +2,7 @@
 
 use super::kube::KubeArgs;
 use super::nomad::NomadArgs;
-use crate::verify::VerifySettings;
+use crate::verify::{NomadColdStart, VerifySettings};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +44,12 @@ pub struct VerifyFlags {
     /// Task group to scale (default: the job ID).
     #[arg(long, value_name = "GROUP")]
     pub nomad_group: Option<String>,
+    /// With --nomad-job, how a Nomad cold start is started and timed: `api` starts the group
+    /// through the API (scale, or stop and run when scaling { min } forbids 0) and polls
+    /// --nomad-url; `request` brings the group to 0 through the API and times one request
+    /// through --nomad-url, which must start it (a proxy such as Sablier).
+    #[arg(long, value_enum, default_value = "api", value_name = "HOW")]
+    pub nomad_cold_start: NomadColdStartArg,
     /// Without --nomad-job: idle time after which something else (e.g. Sablier) scaled to zero.
     #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = humantime::parse_duration)]
     pub nomad_idle_wait: Duration,
@@ -100,6 +106,13 @@ pub struct VerifyFlags {
     pub pushgateway: Option<String>,
 }
 
+/// `--nomad-cold-start` values (kept beside the flag: only `verify` uses them).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NomadColdStartArg {
+    Api,
+    Request,
+}
+
 impl VerifyArgs {
     pub fn settings(&self) -> VerifySettings {
         let f = &self.flags;
@@ -117,6 +130,10 @@ impl VerifyArgs {
             nomad_host: f.nomad_host.clone(),
             nomad_job: f.nomad_job.clone(),
             nomad_group: f.nomad_group.clone(),
+            nomad_cold_start: match f.nomad_cold_start {
+                NomadColdStartArg::Api => NomadColdStart::Api,
+                NomadColdStartArg::Request => NomadColdStart::Request,
+            },
             nomad_idle_wait: f.nomad_idle_wait,
             nomad: f.nomad.settings(),
             cold_starts: f.cold_starts,

@@ -1,21 +1,28 @@
-//! Cold-start sampling: put a platform at zero instances, prove it is there, start one request's
-//! worth of capacity, and time until the first correct response.
+//! Cold-start sampling: put a platform at zero instances, prove it is there, start it, and time
+//! until the first correct response.
 //!
-//! Nomad: `POST /v1/job/:id/scale` with Count 0, a blocking query on `/v1/job/:id/allocations`
-//! until no allocation of the group is pending or running, then Count 1 and poll the URL until a
-//! correct answer. The new allocation (an ID not seen before) is the proof that it was cold; its
-//! `CreateTime`, task `StartedAt` and deployment-health timestamp give the breakdown.
+//! Nomad through its API (nomad_job.rs chooses how its policy allows): the group is brought to
+//! zero (scale to 0, or stop the job), a blocking query on `/v1/job/:id/allocations` waits until
+//! none of its allocations is pending or running, the URL is checked to be down, and the clock
+//! starts with the scale-up (or the registration of the original spec); the URL is then polled
+//! (probe.rs). With `--nomad-cold-start request` the group is brought to zero the same way and
+//! one request through the URL — a proxy such as Sablier that starts the group — is timed. The
+//! new allocation (an ID not seen before) is the proof that it was cold; its `CreateTime`, task
+//! `StartedAt` and deployment-health timestamp give the breakdown.
 //! Knative with kube access: watch the Service's pods (`serving.knative.dev/service=<name>`) until
 //! there are none, then send one request, which the activator holds while a pod starts; a pod
 //! that exists afterwards is the proof. Without API access: wait an idle period since the last
-//! request (slow, and the only evidence is an instance header, if the function sends one).
+//! request, then one request (slow, and the only evidence is an instance header, if the function
+//! sends one).
 //!
 //! Not here: statistics (stats.rs) and the order of samples (mod.rs alternates the platforms).
 
-use crate::nomad::client::{NomadClient, QueryOptions};
-use anyhow::{Context, bail};
+use super::nomad_job::NomadJob;
+use super::probe::{Hit, Probe};
+use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One timed cold start (or an attempt that was discarded).
@@ -36,6 +43,12 @@ pub struct ColdSample {
     pub scheduled_ms: Option<f64>,
     pub started_ms: Option<f64>,
     pub healthy_ms: Option<f64>,
+    /// How the first correct response was awaited: `held` (one request, held by the
+    /// platform) or `poll` (attempts on the probe's schedule).
+    pub timing: &'static str,
+    /// Polled samples: the gap between the successful attempt's start and the previous one's,
+    /// ms — how much later than a held request the poll may have seen the instance.
+    pub resolution_ms: Option<f64>,
     /// Requests sent until the first correct response.
     pub attempts: u32,
     /// Instance header value of the first correct response.
@@ -56,6 +69,8 @@ impl ColdSample {
             scheduled_ms: None,
             started_ms: None,
             healthy_ms: None,
+            timing: "none",
+            resolution_ms: None,
             attempts: 0,
             instance: None,
             scale_down_ms: 0.0,
@@ -63,135 +78,32 @@ impl ColdSample {
     }
 }
 
-/// Sends requests until one is "correct": a 2xx status and, if asked, a body containing a string.
-#[derive(Debug, Clone)]
-pub struct Probe {
-    client: reqwest::Client,
-    pub url: String,
-    host: Option<String>,
-    expect_body: Option<String>,
-    instance_header: Option<String>,
-}
-
-/// A correct response.
-#[derive(Debug, Clone)]
-pub struct Hit {
-    pub at: Instant,
-    pub attempts: u32,
-    pub instance: Option<String>,
-}
-
-impl Probe {
-    pub fn new(
-        url: &str,
-        host: Option<String>,
-        expect_body: Option<String>,
-        instance_header: Option<String>,
-    ) -> anyhow::Result<Probe> {
-        crate::crypto::install_crypto_provider();
-        // No connection reuse: each attempt must reach whatever instance is there now, and a
-        // pooled connection to a killed instance would only add a failed attempt.
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .context("building the probe HTTP client")?;
-        Ok(Probe {
-            client,
-            url: url.to_string(),
-            host,
-            expect_body,
-            instance_header,
-        })
-    }
-
-    /// Poll until the URL stops giving correct responses (refused, timed out, or not 2xx), or
-    /// fail at `deadline`. Only for platforms that do not start an instance on request.
-    pub async fn until_down(&self, deadline: Instant) -> anyhow::Result<()> {
-        let mut pause = Duration::from_millis(2);
-        loop {
-            let mut req = self.client.get(&self.url).timeout(Duration::from_secs(1));
-            if let Some(h) = &self.host {
-                req = req.header(reqwest::header::HOST, h);
-            }
-            match req.send().await {
-                Ok(resp) if resp.status().is_success() => {}
-                _ => return Ok(()),
-            }
-            if Instant::now() >= deadline {
-                bail!("{} still answers after scaling to zero", self.url);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_millis(20));
-        }
-    }
-
-    /// Poll until a correct response or `deadline`. The pause between attempts starts at 2 ms
-    /// and grows to 20 ms: short enough not to inflate a cold start measurably, long enough not
-    /// to flood a starting instance.
-    pub async fn until_correct(&self, deadline: Instant) -> anyhow::Result<Hit> {
-        let mut attempts = 0u32;
-        let mut pause = Duration::from_millis(2);
-        let mut last_problem = String::from("no attempt made");
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                bail!(
-                    "{} gave no correct response in time ({attempts} attempts; last: {last_problem})",
-                    self.url
-                );
-            }
-            attempts += 1;
-            let mut req = self.client.get(&self.url).timeout(deadline - now);
-            if let Some(h) = &self.host {
-                req = req.header(reqwest::header::HOST, h);
-            }
-            match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let instance = self.instance_header.as_ref().and_then(|name| {
-                        resp.headers()
-                            .get(name.as_str())
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string)
-                    });
-                    let body = resp.text().await.unwrap_or_default();
-                    let at = Instant::now();
-                    let body_ok = self
-                        .expect_body
-                        .as_ref()
-                        .is_none_or(|want| body.contains(want.as_str()));
-                    if status.is_success() && body_ok {
-                        return Ok(Hit {
-                            at,
-                            attempts,
-                            instance,
-                        });
-                    }
-                    last_problem = format!("HTTP {status}");
-                }
-                Err(e) => last_problem = format!("{e}"),
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 3 / 2).min(Duration::from_millis(20));
-        }
-    }
-}
-
 /// How a platform is brought to zero before each sample.
 pub enum Forcing {
-    /// Scale through the Nomad API.
-    Nomad(NomadTarget),
+    /// Through the Nomad API (scale, or stop and run the job); the URL is polled.
+    Nomad(Arc<NomadJob>),
+    /// To zero through the Nomad API; one request through the URL (a proxy that starts the
+    /// group, such as Sablier) is timed.
+    NomadOnRequest(Arc<NomadJob>),
     /// Watch the Knative Service's pods through the Kubernetes API.
     Kube(KubeTarget),
     /// No API: wait this long after the last request (the platform's idle scale-down).
     Idle(Duration),
 }
 
-pub struct NomadTarget {
-    pub client: NomadClient,
-    pub namespace: String,
-    pub job: String,
-    pub group: String,
+impl Forcing {
+    /// Whether a request to a platform at zero is held until an instance answers.
+    fn holds_requests(&self) -> bool {
+        !matches!(self, Forcing::Nomad(_))
+    }
+
+    /// The Nomad job under test, if this side has one.
+    pub fn nomad_job(&self) -> Option<&Arc<NomadJob>> {
+        match self {
+            Forcing::Nomad(job) | Forcing::NomadOnRequest(job) => Some(job),
+            _ => None,
+        }
+    }
 }
 
 pub struct KubeTarget {
@@ -236,8 +148,8 @@ impl Side {
     pub async fn cold_sample(&mut self, round: usize) -> anyhow::Result<ColdSample> {
         let down_started = Instant::now();
         let mut sample = match &self.forcing {
-            Forcing::Nomad(t) => {
-                let before = nomad_scale_to_zero(t, self.scale_timeout).await?;
+            Forcing::Nomad(job) => {
+                let before = job.to_zero(self.scale_timeout).await?;
                 // The API can say "complete" while the old task is still exiting or a proxy
                 // still routes to it; a sample must not start before the URL stops answering.
                 self.probe
@@ -246,10 +158,21 @@ impl Side {
                 let scale_down_ms = ms(down_started.elapsed());
                 let wall0 = now_nanos();
                 let t0 = Instant::now();
-                scale_retrying(t, 1, self.scale_timeout).await?;
-                let hit = self.probe.until_correct(t0 + self.cold_timeout).await?;
-                let mut s = self.sample_from(round, t0, &hit, scale_down_ms);
-                nomad_evidence(t, &before, wall0, &mut s).await?;
+                job.start(self.scale_timeout).await?;
+                let hit = self.probe.poll(t0, t0 + self.cold_timeout).await?;
+                let mut s = self.sample_from(round, t0, &hit, scale_down_ms, "poll");
+                nomad_evidence(job, &before, wall0, &mut s).await?;
+                s
+            }
+            Forcing::NomadOnRequest(job) => {
+                // No check that the URL is down: a request would start the group again.
+                let before = job.to_zero(self.scale_timeout).await?;
+                let scale_down_ms = ms(down_started.elapsed());
+                let wall0 = now_nanos();
+                let t0 = Instant::now();
+                let hit = self.probe.held(t0 + self.cold_timeout).await?;
+                let mut s = self.sample_from(round, t0, &hit, scale_down_ms, "held");
+                nomad_evidence(job, &before, wall0, &mut s).await?;
                 s
             }
             Forcing::Kube(k) => {
@@ -257,8 +180,8 @@ impl Side {
                 let scale_down_ms = ms(down_started.elapsed());
                 let wall0 = now_nanos();
                 let t0 = Instant::now();
-                let hit = self.probe.until_correct(t0 + self.cold_timeout).await?;
-                let mut s = self.sample_from(round, t0, &hit, scale_down_ms);
+                let hit = self.probe.held(t0 + self.cold_timeout).await?;
+                let mut s = self.sample_from(round, t0, &hit, scale_down_ms, "held");
                 kube_evidence(k, wall0, &mut s).await?;
                 s
             }
@@ -270,8 +193,8 @@ impl Side {
                 }
                 let scale_down_ms = ms(down_started.elapsed());
                 let t0 = Instant::now();
-                let hit = self.probe.until_correct(t0 + self.cold_timeout).await?;
-                let mut s = self.sample_from(round, t0, &hit, scale_down_ms);
+                let hit = self.probe.held(t0 + self.cold_timeout).await?;
+                let mut s = self.sample_from(round, t0, &hit, scale_down_ms, "held");
                 s.evidence = "unverified";
                 s
             }
@@ -290,7 +213,14 @@ impl Side {
         Ok(sample)
     }
 
-    fn sample_from(&self, round: usize, t0: Instant, hit: &Hit, scale_down_ms: f64) -> ColdSample {
+    fn sample_from(
+        &self,
+        round: usize,
+        t0: Instant,
+        hit: &Hit,
+        scale_down_ms: f64,
+        timing: &'static str,
+    ) -> ColdSample {
         ColdSample {
             platform: self.name,
             round,
@@ -301,6 +231,8 @@ impl Side {
             scheduled_ms: None,
             started_ms: None,
             healthy_ms: None,
+            timing,
+            resolution_ms: hit.resolution.map(ms),
             attempts: hit.attempts,
             instance: hit.instance.clone(),
             scale_down_ms,
@@ -313,26 +245,18 @@ impl Side {
         ColdSample::discard(self.name, round, format!("{err:#}"))
     }
 
-    /// Make sure the platform serves (before warm load): Nomad is scaled to 1 if it is at zero.
+    /// Make sure the platform serves (before warm load): a Nomad group left at zero by the
+    /// API method is started; a platform that holds requests is woken by one.
     pub async fn ensure_up(&mut self) -> anyhow::Result<()> {
-        if let Forcing::Nomad(t) = &self.forcing {
-            let status = t
-                .client
-                .scale_status(&t.namespace, &t.job)
-                .await
-                .with_context(|| format!("reading the scale status of {}", t.job))?;
-            let desired = status
-                .value
-                .task_groups
-                .get(&t.group)
-                .map_or(0, |g| g.desired);
-            if desired == 0 {
-                scale_retrying(t, 1, self.scale_timeout).await?;
-            }
+        if let Forcing::Nomad(job) = &self.forcing {
+            job.ensure_running(self.scale_timeout).await?;
         }
-        self.probe
-            .until_correct(Instant::now() + self.cold_timeout)
-            .await?;
+        let now = Instant::now();
+        if self.forcing.holds_requests() {
+            self.probe.held(now + self.cold_timeout).await?;
+        } else {
+            self.probe.poll(now, now + self.cold_timeout).await?;
+        }
         self.last_activity = Some(Instant::now());
         Ok(())
     }
@@ -353,163 +277,26 @@ fn now_nanos() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
-/// The group's desired count now, to restore it after measuring.
-pub async fn desired_count(t: &NomadTarget) -> anyhow::Result<i64> {
-    let status = t
-        .client
-        .scale_status(&t.namespace, &t.job)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let group = status
-        .value
-        .task_groups
-        .get(&t.group)
-        .with_context(|| format!("job {} has no group {}", t.job, t.group))?;
-    Ok(group.desired as i64)
-}
-
-/// Scale to `count`, waiting out an active deployment (Nomad refuses to scale during one, and a
-/// deployment stays active for the group's min_healthy_time after a scale-up).
-pub async fn scale_retrying(t: &NomadTarget, count: i64, timeout: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + timeout;
-    let mut index = 0u64;
-    loop {
-        match t
-            .client
-            .scale(
-                &t.namespace,
-                &t.job,
-                &t.group,
-                Some(count),
-                "knative2nomad verify: forcing a cold start",
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if format!("{e}").contains("active deployment") => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    bail!("a deployment of {} stayed active: {e}", t.job);
-                }
-                // Block until the deployment changes instead of polling.
-                let d = t
-                    .client
-                    .latest_deployment(
-                        &t.namespace,
-                        &t.job,
-                        QueryOptions {
-                            index,
-                            wait: Some(left.min(Duration::from_secs(30))),
-                        },
-                    )
-                    .await
-                    .with_context(|| format!("watching the deployment of {}", t.job))?;
-                index = d.index;
-            }
-            Err(e) => {
-                return Err(anyhow::Error::from(e))
-                    .with_context(|| format!("scaling {}/{} to {count}", t.job, t.group));
-            }
-        }
-    }
-}
-
-/// Scale the group to 0 and block until none of its allocations is pending or running.
-/// Returns the IDs of every allocation seen, so a later one can be recognised as new.
-async fn nomad_scale_to_zero(
-    t: &NomadTarget,
-    timeout: Duration,
-) -> anyhow::Result<HashSet<String>> {
-    let deadline = Instant::now() + timeout;
-    scale_retrying(t, 0, timeout).await?;
-    let mut index = 0u64;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let allocs = t
-            .client
-            .allocations(
-                &t.namespace,
-                &t.job,
-                QueryOptions {
-                    index,
-                    wait: Some(left.clamp(Duration::from_millis(10), Duration::from_secs(30))),
-                },
-            )
-            .await
-            .with_context(|| format!("listing the allocations of {}", t.job))?;
-        let live = allocs
-            .value
-            .iter()
-            .filter(|a| a.task_group == t.group)
-            .filter(|a| a.client_status == "running" || a.client_status == "pending")
-            .count();
-        if live == 0 {
-            return Ok(allocs.value.into_iter().map(|a| a.id).collect());
-        }
-        if left.is_zero() {
-            bail!(
-                "{live} allocation(s) of {}/{} still running after {timeout:?}",
-                t.job,
-                t.group
-            );
-        }
-        index = allocs.index;
-    }
-}
-
-/// Find the allocation that served the cold start and read its timestamps.
+/// After the first correct response: a new allocation of the group must exist.
 async fn nomad_evidence(
-    t: &NomadTarget,
+    job: &NomadJob,
     before: &HashSet<String>,
     wall0: i128,
     s: &mut ColdSample,
 ) -> anyhow::Result<()> {
-    let allocs = t
-        .client
-        .allocations(&t.namespace, &t.job, QueryOptions::default())
-        .await
-        .with_context(|| format!("listing the allocations of {}", t.job))?;
-    let fresh: Vec<_> = allocs
-        .value
-        .iter()
-        .filter(|a| a.task_group == t.group && !before.contains(&a.id))
-        .filter(|a| a.desired_status == "run")
-        .collect();
     s.evidence = "nomad-api";
-    let Some(alloc) = fresh.first() else {
-        s.valid = false;
-        s.discarded = Some("no new allocation appeared".to_string());
-        return Ok(());
-    };
-    // The breakdown is best effort: a missing field leaves that step empty.
-    if let Ok(full) = t.client.allocation(&alloc.id).await {
-        let v = &full.value;
-        let rel = |ns: Option<i128>| ns.map(|n| (n - wall0) as f64 / 1e6);
-        s.scheduled_ms = rel(v["CreateTime"].as_i64().map(i128::from));
-        s.healthy_ms = rel(v["DeploymentStatus"]["Timestamp"]
-            .as_i64()
-            .map(i128::from)
-            .filter(|n| *n > 0)
-            .or_else(|| {
-                v["DeploymentStatus"]["Timestamp"]
-                    .as_str()
-                    .and_then(parse_rfc3339_nanos)
-            }));
-        s.started_ms = rel(v["TaskStates"].as_object().and_then(|states| {
-            states
-                .values()
-                .filter_map(|st| st["StartedAt"].as_str().and_then(parse_rfc3339_nanos))
-                .min()
-        }));
+    match job.new_allocation(before, wall0).await? {
+        None => {
+            s.valid = false;
+            s.discarded = Some("no new allocation appeared".to_string());
+        }
+        Some(b) => {
+            s.scheduled_ms = b.scheduled_ms;
+            s.started_ms = b.started_ms;
+            s.healthy_ms = b.healthy_ms;
+        }
     }
     Ok(())
-}
-
-fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
-    let t = humantime::parse_rfc3339_weak(s).ok()?;
-    let d = t.duration_since(UNIX_EPOCH).ok()?;
-    // Nomad writes the zero time for steps that did not happen.
-    (d.as_secs() > 0).then_some(d.as_nanos() as i128)
 }
 
 fn pod_selector(k: &KubeTarget) -> String {

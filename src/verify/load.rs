@@ -67,7 +67,7 @@ impl LoadResult {
         self.histogram.value_at_quantile(q) as f64 / 1e6
     }
 
-    fn merge(&mut self, other: LoadResult) -> anyhow::Result<()> {
+    pub(super) fn merge(&mut self, other: LoadResult) -> anyhow::Result<()> {
         self.histogram
             .add(&other.histogram)
             .context("merging latency histograms")?;
@@ -77,7 +77,7 @@ impl LoadResult {
         Ok(())
     }
 
-    fn empty() -> anyhow::Result<LoadResult> {
+    pub(super) fn empty() -> anyhow::Result<LoadResult> {
         Ok(LoadResult {
             histogram: new_histogram()?,
             requested: 0,
@@ -104,9 +104,32 @@ pub fn open_loop(
     cfg: &OpenLoop,
     on_done: &(dyn Fn() + Sync),
 ) -> anyhow::Result<LoadResult> {
+    let mut connections = Connections::new(cfg.connections);
+    open_loop_on(target, cfg, &mut connections, on_done)
+}
+
+/// Keep-alive connections kept between open-loop runs to the same target (the verifier's warm
+/// load alternates short runs on two platforms and keeps each one's connections warm).
+pub struct Connections(Vec<Option<BlockingConn>>);
+
+impl Connections {
+    /// `n` slots (at least one), connected on first use.
+    pub fn new(n: usize) -> Connections {
+        Connections((0..n.max(1)).map(|_| None).collect())
+    }
+}
+
+/// [`open_loop`] over `connections` (one thread per slot, at most one per request), which stay
+/// open afterwards unless the server closed them.
+pub fn open_loop_on(
+    target: &Target,
+    cfg: &OpenLoop,
+    connections: &mut Connections,
+    on_done: &(dyn Fn() + Sync),
+) -> anyhow::Result<LoadResult> {
     anyhow::ensure!(cfg.rate > 0.0, "the warm rate must be positive");
     let total = (cfg.rate * cfg.duration.as_secs_f64()).round() as u64;
-    let threads = cfg.connections.max(1).min(total.max(1) as usize);
+    let threads = connections.0.len().min(total.max(1) as usize);
     let next = AtomicU64::new(0);
     let last_done = AtomicU64::new(0);
     // Every thread connects first, so the schedule does not start with connection set-up.
@@ -116,17 +139,11 @@ pub fn open_loop(
     merged.requested = total;
     let results = std::thread::scope(|scope| -> anyhow::Result<Vec<LoadResult>> {
         let mut handles = Vec::with_capacity(threads);
-        for _ in 0..threads {
-            handles.push(scope.spawn(|| {
+        for slot in connections.0.iter_mut().take(threads) {
+            let (next, last_done, barrier, start_cell) = (&next, &last_done, &barrier, &start_cell);
+            handles.push(scope.spawn(move || {
                 open_loop_worker(
-                    target,
-                    cfg,
-                    total,
-                    &next,
-                    &last_done,
-                    &barrier,
-                    &start_cell,
-                    on_done,
+                    target, cfg, total, next, last_done, barrier, start_cell, slot, on_done,
                 )
             }));
         }
@@ -158,11 +175,14 @@ fn open_loop_worker(
     last_done: &AtomicU64,
     barrier: &Barrier,
     start_cell: &std::sync::OnceLock<Instant>,
+    conn: &mut Option<BlockingConn>,
     on_done: &(dyn Fn() + Sync),
 ) -> anyhow::Result<LoadResult> {
     lower_timer_slack();
     let mut out = LoadResult::empty()?;
-    let mut conn = BlockingConn::connect(target).ok();
+    if conn.is_none() {
+        *conn = BlockingConn::connect(target).ok();
+    }
     barrier.wait();
     let start = *start_cell
         .get()
@@ -195,12 +215,12 @@ fn open_loop_worker(
                     out.errors += 1;
                 }
                 if close {
-                    conn = None;
+                    *conn = None;
                 }
             }
             Err(_) => {
                 out.errors += 1;
-                conn = None;
+                *conn = None;
             }
         }
         let since = u64::try_from(done.saturating_duration_since(start).as_nanos()).unwrap_or(0);
@@ -229,7 +249,7 @@ fn wait_until(due: Instant) {
 }
 
 /// Ask Linux for 1 ns timer slack on this thread (default 50 µs) so sleeps end on time.
-fn lower_timer_slack() {
+pub(super) fn lower_timer_slack() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only affects the calling thread.
     unsafe {

@@ -2,28 +2,39 @@
 //! its Nomad migration, and give a parity verdict a CI pipeline can gate on.
 //!
 //! Flow: cold starts, alternating the platforms sample by sample so drift hits both alike
-//! (cold.rs forces and times them) → warm open-loop load on each (load.rs) → per-metric
-//! non-inferiority tests of Nomad against Knative (stats.rs) → terminal table, JSON, Markdown,
-//! SVG and OpenMetrics reports, optional Pushgateway push (report.rs, plot.rs).
-//! Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 4 could not measure; 2 is clap's usage error.
+//! (cold.rs forces them, nomad_job.rs through Nomad's API, probe.rs times them) → warm
+//! open-loop load, the platforms alternating in short blocks (warm.rs, load.rs) → per-metric
+//! non-inferiority tests of Nomad against Knative over paired blocks (stats.rs) → terminal
+//! table, JSON, Markdown, SVG and OpenMetrics reports, optional Pushgateway push (report.rs,
+//! plot.rs). Whatever ends the run — a verdict, an error, SIGINT or SIGTERM (signals.rs) — the
+//! Nomad job is put back as it was found first.
+//! Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 4 could not measure (or could not restore the
+//! job); 2 is clap's usage error; 130 / 143 after SIGINT / SIGTERM.
 //! Methodology and flags: docs/verify.md.
 
 pub mod cold;
 pub mod http1;
 pub mod load;
+pub mod nomad_job;
 pub mod plot;
 pub mod pods;
+pub mod probe;
 pub mod report;
+pub mod signals;
 pub mod stats;
+pub mod warm;
 
 use crate::knative::cluster::KubeSettings;
 use crate::nomad::client::{ConnectionSettings, NomadClient};
 use anyhow::{Context, bail};
-use cold::{ColdSample, Forcing, KubeTarget, NomadTarget, Probe, Side};
+use cold::{ColdSample, Forcing, KubeTarget, Side};
 use indicatif::{ProgressBar, ProgressStyle};
+use nomad_job::NomadJob;
+use probe::Probe;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exit code when the run could not measure (as opposed to a FAIL verdict).
@@ -51,6 +62,8 @@ pub struct VerifySettings {
     pub nomad_job: Option<String>,
     /// Task group to scale (default: the job ID).
     pub nomad_group: Option<String>,
+    /// How Nomad cold starts are started and timed (with `nomad_job`).
+    pub nomad_cold_start: NomadColdStart,
     /// Without `nomad_job`: idle time after which something else scaled to zero.
     pub nomad_idle_wait: Duration,
     /// How to reach the Nomad API for `nomad_job`.
@@ -89,10 +102,22 @@ pub struct VerifySettings {
     pub pushgateway: Option<String>,
 }
 
-/// Run `verify`: the verdict's exit code, or EXIT_ERROR after printing why nothing was decided.
+/// How a Nomad cold start is started and timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NomadColdStart {
+    /// The verifier starts the group through the API (scale, or stop and run) and polls the URL.
+    #[default]
+    Api,
+    /// The verifier brings the group to zero through the API; one request through the URL (a
+    /// proxy that starts the group on request, such as Sablier) is timed.
+    Request,
+}
+
+/// Run `verify`: the verdict's exit code, or EXIT_ERROR after printing why nothing was decided
+/// (or why the Nomad job could not be put back).
 pub fn run(settings: VerifySettings) -> anyhow::Result<ExitCode> {
     match run_inner(&settings) {
-        Ok(verdict) => Ok(ExitCode::from(verdict.exit_code())),
+        Ok(code) => Ok(ExitCode::from(code)),
         Err(err) => {
             eprintln!("error: {err:#}");
             Ok(ExitCode::from(EXIT_ERROR))
@@ -106,6 +131,11 @@ fn check_args(args: &VerifySettings) -> anyhow::Result<stats::TestSettings> {
     }
     if args.tolerance.is_some_and(|t| t.is_nan() || t < 0.0) {
         bail!("--tolerance must be a non-negative fraction");
+    }
+    if args.nomad_cold_start == NomadColdStart::Request && args.nomad_job.is_none() {
+        bail!(
+            "--nomad-cold-start request needs --nomad-job (the group is brought to 0 through the API)"
+        );
     }
     if args.warm_duration > Duration::ZERO && (args.warm_rate.is_nan() || args.warm_rate <= 0.0) {
         bail!("--warm-rate must be positive");
@@ -125,7 +155,7 @@ fn check_args(args: &VerifySettings) -> anyhow::Result<stats::TestSettings> {
     })
 }
 
-fn run_inner(args: &VerifySettings) -> anyhow::Result<stats::Verdict> {
+fn run_inner(args: &VerifySettings) -> anyhow::Result<u8> {
     let settings = check_args(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -133,23 +163,42 @@ fn run_inner(args: &VerifySettings) -> anyhow::Result<stats::Verdict> {
         .build()
         .context("starting the tokio runtime")?;
     let (mut knative, mut nomad) = runtime.block_on(build_sides(args))?;
-    // Scaling to zero and back changes the group's count; put it back as found, whatever
-    // happens during the measurement.
-    let original_count = match &nomad.forcing {
-        Forcing::Nomad(t) => runtime.block_on(cold::desired_count(t)).ok(),
-        _ => None,
-    };
-    let result = measure(args, &settings, &runtime, &mut knative, &mut nomad);
-    if let (Some(count), Forcing::Nomad(t)) = (original_count, &nomad.forcing) {
-        match runtime.block_on(cold::scale_retrying(t, count, nomad.scale_timeout)) {
-            Ok(()) => eprintln!("restored {} group {} to count {count}", t.job, t.group),
-            Err(e) => eprintln!(
-                "warning: could not restore {} group {} to count {count}: {e:#}",
-                t.job, t.group
-            ),
-        }
+    // From the first write on, the job must be put back as it was found, whatever ends the run.
+    let job = nomad.forcing.nomad_job().cloned();
+    if let Some(job) = &job {
+        signals::restore_on_signal(&runtime, job.clone(), args.scale_timeout);
     }
-    result
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        measure(args, &settings, &runtime, &mut knative, &mut nomad)
+    }));
+    let restored = match &job {
+        None => true,
+        Some(job) => match runtime.block_on(job.restore(args.scale_timeout)) {
+            Ok(message) => {
+                if let Some(message) = message {
+                    eprintln!("{message}");
+                }
+                true
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: could not restore job {} group {} to count {}: {e:#}",
+                    job.job, job.group, job.count
+                );
+                false
+            }
+        },
+    };
+    let verdict = match result {
+        Ok(verdict) => verdict?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    // A job left changed is a failed run whatever the verdict: CI must notice.
+    Ok(if restored {
+        verdict.exit_code()
+    } else {
+        EXIT_ERROR
+    })
 }
 
 /// Cold starts (alternating platforms), warm load, statistics and reports.
@@ -180,6 +229,9 @@ fn measure(
                         failures_in_a_row[which] = 0;
                         s
                     }
+                    // A scale Nomad refused on the group's scaling bounds would be refused
+                    // again: not retried with the next sample.
+                    Err(e) if e.downcast_ref::<nomad_job::Refused>().is_some() => return Err(e),
                     Err(e) => {
                         failures_in_a_row[which] += 1;
                         if failures_in_a_row[which] >= 3 {
@@ -222,39 +274,45 @@ fn measure(
         }
     }
 
-    // Warm latency, one platform after the other (each gets the machine to itself).
+    // Warm latency, the platforms alternating in short blocks (warm.rs says why).
     let mut warm = Vec::new();
     if args.warm_duration > Duration::ZERO {
-        for side in [&mut *knative, &mut *nomad] {
+        let mut targets = Vec::new();
+        for (side, host) in [
+            (&mut *knative, args.knative_host.as_deref()),
+            (&mut *nomad, args.nomad_host.as_deref()),
+        ] {
             runtime
                 .block_on(side.ensure_up())
                 .with_context(|| format!("bringing {} up for warm load", side.name))?;
-            let host = if side.name == "knative" {
-                args.knative_host.as_deref()
-            } else {
-                args.nomad_host.as_deref()
-            };
             let target = http1::Target::parse(&side.probe.url, host)?;
             // A few requests first so connection set-up and lazy init stay out of the figures.
             let _ = load::closed_loop(&target, 1, load::Stop::Requests(20));
-            let cfg = load::OpenLoop {
-                rate: args.warm_rate,
-                duration: args.warm_duration,
-                connections: args.warm_connections,
-                record_raw: true,
-            };
-            let total = (cfg.rate * cfg.duration.as_secs_f64()).round() as u64;
-            let bar = progress_bar(total);
-            bar.set_message(format!("warm load on {}", side.name));
-            let result = load::open_loop(&target, &cfg, &|| bar.inc(1))
-                .with_context(|| format!("warm load on {}", side.name))?;
-            bar.finish_and_clear();
-            side.touched();
-            warm.push((side.name, result));
+            targets.push(target);
         }
+        let plan = warm::Plan {
+            rate: args.warm_rate,
+            duration: args.warm_duration,
+            connections: args.warm_connections,
+        };
+        let bar = progress_bar(2 * plan.requests());
+        bar.set_message("warm load, platforms alternating");
+        let measured = warm::run(
+            [("knative", &targets[0]), ("nomad", &targets[1])],
+            &plan,
+            &|| bar.inc(1),
+        )?;
+        bar.finish_and_clear();
+        knative.touched();
+        nomad.touched();
+        warm.extend(measured);
     }
 
-    let report = report::Report::build(args, settings, cold, warm);
+    let method = nomad.forcing.nomad_job().map(|job| match &nomad.forcing {
+        Forcing::NomadOnRequest(_) => "request".to_string(),
+        _ => job.method.as_str().to_string(),
+    });
+    let report = report::Report::build(args, settings, cold, warm, method);
     print!("{}", report.terminal_table());
     if let Some(dir) = &args.report_dir {
         write_reports(&report, dir)?;
@@ -340,12 +398,38 @@ async fn build_sides(args: &VerifySettings) -> anyhow::Result<(Side, Side)> {
                 .map_err(anyhow::Error::from)
                 .context("configuring the Nomad client")?;
             let namespace = client.namespace_for(None);
-            Forcing::Nomad(NomadTarget {
-                client,
-                namespace,
-                job: job.clone(),
-                group: args.nomad_group.clone().unwrap_or_else(|| job.clone()),
-            })
+            let group = args.nomad_group.clone().unwrap_or_else(|| job.clone());
+            let job = NomadJob::load(client, namespace, job.clone(), group).await?;
+            let job = Arc::new(job);
+            let bounds = job
+                .bounds
+                .map_or("no scaling block".to_string(), |b| b.to_string());
+            match args.nomad_cold_start {
+                NomadColdStart::Request => {
+                    job.require_zero_allowed()?;
+                    eprintln!(
+                        "note: job {} group {} ({bounds}): each Nomad cold start scales it to 0 \
+                         through the API and times one request through {}",
+                        job.job, job.group, args.nomad_url
+                    );
+                    Forcing::NomadOnRequest(job)
+                }
+                NomadColdStart::Api => {
+                    let how = match job.method {
+                        nomad_job::ColdMethod::Scale => "scales it to 0, then to 1".to_string(),
+                        nomad_job::ColdMethod::StopAndRun => format!(
+                            "stops the job and registers its spec again (Nomad refuses a scale \
+                             below min = {})",
+                            job.bounds.map_or(0, |b| b.min)
+                        ),
+                    };
+                    eprintln!(
+                        "note: job {} group {} ({bounds}): each Nomad cold start {how}",
+                        job.job, job.group
+                    );
+                    Forcing::Nomad(job)
+                }
+            }
         }
         None => {
             eprintln!(

@@ -6,8 +6,9 @@
 
 use super::VerifySettings;
 use super::cold::ColdSample;
-use super::load::LoadResult;
+use super::probe::{POLL_FRACTION, POLL_MAX, POLL_MIN};
 use super::stats::{self, Comparison, SplitMix64, TestSettings, Tolerance, Verdict};
+use super::warm;
 use anyhow::Context;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -29,6 +30,25 @@ pub struct Settings {
     pub resamples: usize,
     pub seed: u64,
     pub equivalence: bool,
+    /// How Nomad cold starts were forced: scale, stop-and-run, request; None without API.
+    pub nomad_cold_start: Option<String>,
+    /// Warm-load blocks per platform (they alternate between the platforms).
+    pub warm_blocks: u32,
+    /// The polling schedule of platforms that do not hold requests, as text.
+    pub poll_schedule: String,
+}
+
+/// How one platform's cold starts were timed, and how finely.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    pub platform: &'static str,
+    /// `held`, `poll`, or both when samples differ.
+    pub method: String,
+    /// Median and largest polling resolution of the valid samples, ms (polled samples only).
+    pub resolution_median_ms: Option<f64>,
+    pub resolution_max_ms: Option<f64>,
+    /// The largest resolution as a share of the median cold start.
+    pub resolution_share_of_median: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,8 +63,13 @@ pub struct WarmSummary {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
-    /// Every successful latency, ms, measured from the intended send time.
+    /// Every successful latency, ms, measured from the intended send time, block after block.
     pub raw_ms: Vec<f64>,
+    /// How many of `raw_ms` each block holds, in order (block i was run next to the other
+    /// platform's block i).
+    pub block_sizes: Vec<usize>,
+    #[serde(skip)]
+    blocks: Vec<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +78,7 @@ pub struct Report {
     pub settings: Settings,
     /// Every cold-start attempt, valid or discarded, in the order taken.
     pub cold_samples: Vec<ColdSample>,
+    pub cold_timing: Vec<Timing>,
     pub warm: Vec<WarmSummary>,
     pub comparisons: Vec<Comparison>,
     pub verdict: Verdict,
@@ -64,7 +90,8 @@ impl Report {
         args: &VerifySettings,
         s: &TestSettings,
         cold_samples: Vec<ColdSample>,
-        warm: Vec<(&'static str, LoadResult)>,
+        warm: Vec<warm::Measured>,
+        nomad_cold_start: Option<String>,
     ) -> Report {
         let settings = Settings {
             knative_url: args.knative_url.clone(),
@@ -78,11 +105,22 @@ impl Report {
             resamples: s.resamples,
             seed: args.seed,
             equivalence: s.equivalence,
+            nomad_cold_start,
+            warm_blocks: warm.first().map_or(0, |w| w.blocks.len() as u32),
+            poll_schedule: format!(
+                "an attempt every max({} ms, {} % of the time since the start), at most {} ms",
+                POLL_MIN.as_secs_f64() * 1e3,
+                POLL_FRACTION * 100.0,
+                POLL_MAX.as_millis()
+            ),
         };
         let warm: Vec<WarmSummary> = warm
             .into_iter()
-            .map(|(platform, r)| WarmSummary {
+            .map(|w| (w.name, w.result, w.blocks))
+            .map(|(platform, r, blocks)| WarmSummary {
                 platform,
+                block_sizes: blocks.iter().map(Vec::len).collect(),
+                blocks,
                 requested: r.requested,
                 ok: r.ok,
                 errors: r.errors,
@@ -97,10 +135,15 @@ impl Report {
             .collect();
         let comparisons = compare_all(&settings, s, &cold_samples, &warm);
         let verdict = stats::overall(&comparisons);
+        let cold_timing = ["knative", "nomad"]
+            .into_iter()
+            .filter_map(|p| timing(&cold_samples, p))
+            .collect();
         Report {
             tool: format!("knative2nomad {}", env!("CARGO_PKG_VERSION")),
             settings,
             cold_samples,
+            cold_timing,
             warm,
             comparisons,
             verdict,
@@ -148,6 +191,16 @@ impl Report {
                 "cold starts {p}: {} valid, {} discarded",
                 self.cold_ms(p).len(),
                 self.discarded(p)
+            );
+        }
+        for t in &self.cold_timing {
+            let _ = writeln!(out, "{}", t.describe(&self.settings.poll_schedule));
+        }
+        if !self.warm.is_empty() {
+            let _ = writeln!(
+                out,
+                "warm load: {} blocks per platform, alternating",
+                self.settings.warm_blocks
             );
         }
         for w in &self.warm {
@@ -248,6 +301,12 @@ impl Report {
                 med(&|c| c.healthy_ms),
                 med(&|c| Some(c.total_ms)),
             );
+        }
+        if !self.cold_timing.is_empty() {
+            let _ = writeln!(out);
+        }
+        for t in &self.cold_timing {
+            let _ = writeln!(out, "- {}", t.describe(&self.settings.poll_schedule));
         }
         for c in self.cold_samples.iter().filter(|c| !c.valid) {
             let _ = writeln!(
@@ -435,12 +494,84 @@ impl Report {
     }
 }
 
+impl Timing {
+    /// One line for people: the method, and for polling its resolution against the median.
+    fn describe(&self, schedule: &str) -> String {
+        match (self.resolution_median_ms, self.resolution_max_ms) {
+            (Some(median), Some(max)) => {
+                let share = self.resolution_share_of_median.unwrap_or(f64::NAN);
+                let coarse = if max > 1.0 && share > 0.02 {
+                    " — coarser than 1 ms and 2 % of the median: the poll may read this platform late by that much"
+                } else {
+                    ""
+                };
+                format!(
+                    "cold-start timing {}: {} ({schedule}); resolution median {median:.3} ms, \
+                     max {max:.3} ms ({:.2} % of the median cold start){coarse}",
+                    self.platform,
+                    self.method,
+                    share * 100.0
+                )
+            }
+            _ => format!(
+                "cold-start timing {}: {} (one request per sample, held until an instance \
+                 answers: no polling error)",
+                self.platform, self.method
+            ),
+        }
+    }
+}
+
+/// How a platform's valid cold starts were timed; None without valid samples.
+fn timing(samples: &[ColdSample], platform: &'static str) -> Option<Timing> {
+    let mine: Vec<&ColdSample> = samples
+        .iter()
+        .filter(|c| c.platform == platform && c.valid)
+        .collect();
+    let first = mine.first()?;
+    let method = if mine.iter().all(|c| c.timing == first.timing) {
+        first.timing.to_string()
+    } else {
+        "held and poll".to_string()
+    };
+    let resolutions: Vec<f64> = mine.iter().filter_map(|c| c.resolution_ms).collect();
+    let (median, max) = if resolutions.is_empty() {
+        (None, None)
+    } else {
+        (
+            Some(stats::quantile(&resolutions, 0.5)),
+            Some(resolutions.iter().copied().fold(0.0, f64::max)),
+        )
+    };
+    let totals: Vec<f64> = mine.iter().map(|c| c.total_ms).collect();
+    let median_total = stats::quantile(&totals, 0.5);
+    Some(Timing {
+        platform,
+        method,
+        resolution_median_ms: median,
+        resolution_max_ms: max,
+        resolution_share_of_median: max.map(|m| m / median_total),
+    })
+}
+
 fn valid_cold(samples: &[ColdSample], platform: &str) -> Vec<f64> {
     samples
         .iter()
         .filter(|c| c.platform == platform && c.valid)
         .map(|c| c.total_ms)
         .collect()
+}
+
+/// Each round's valid cold starts of one platform (0 or 1 sample per round): the rounds pair
+/// the platforms in time.
+fn cold_blocks(samples: &[ColdSample], platform: &str, rounds: usize) -> Vec<Vec<f64>> {
+    let mut blocks = vec![Vec::new(); rounds];
+    for c in samples.iter().filter(|c| c.platform == platform && c.valid) {
+        if let Some(block) = blocks.get_mut(c.round) {
+            block.push(c.total_ms);
+        }
+    }
+    blocks
 }
 
 fn compare_all(
@@ -451,12 +582,16 @@ fn compare_all(
 ) -> Vec<Comparison> {
     let mut rng = SplitMix64::new(settings.seed);
     let mut out = Vec::new();
-    let (k, n) = (valid_cold(cold, "knative"), valid_cold(cold, "nomad"));
+    let rounds = cold.iter().map(|c| c.round + 1).max().unwrap_or(0);
+    let (k, n) = (
+        cold_blocks(cold, "knative", rounds),
+        cold_blocks(cold, "nomad", rounds),
+    );
     for q in COLD_QUANTILES {
         // A tail quantile is judged only when the run was sized for it; the median always is,
         // so a run with too few samples ends INCONCLUSIVE rather than silently passing.
         if q == 0.5 || settings.cold_starts >= stats::min_samples(q) {
-            out.push(stats::compare(
+            out.push(stats::compare_blocks(
                 &format!("cold {}", q_name(q)),
                 &k,
                 &n,
@@ -475,10 +610,10 @@ fn compare_all(
     let expected = (settings.warm_rate * settings.warm_duration_s) as usize;
     for q in WARM_QUANTILES {
         if q == 0.5 || expected >= stats::min_samples(q) {
-            out.push(stats::compare(
+            out.push(stats::compare_blocks(
                 &format!("warm {}", q_name(q)),
-                &kw.raw_ms,
-                &nw.raw_ms,
+                &kw.blocks,
+                &nw.blocks,
                 q,
                 s,
                 &mut rng,

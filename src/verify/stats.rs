@@ -10,6 +10,14 @@
 //! also applies the test the other way round (Nomad must not be *faster* beyond the tolerance).
 //! A quantile q is only judged with at least `max(5, ⌈1 / (1 − q)⌉)` samples per side, so p99
 //! needs 100. The random numbers come from a seeded SplitMix64, so a report can be reproduced.
+//!
+//! The verifier's samples come in *paired blocks*: block i of Knative and block i of Nomad were
+//! taken next to each other in time (a round of cold starts, or two adjacent slices of warm
+//! load). [`compare_blocks`] resamples whole pairs of blocks (a cluster bootstrap), so the
+//! interval carries the variation between periods — a machine that is slower for a while —
+//! which resampling single samples would treat as if it could not happen, and the pairing lets
+//! drift that hits both platforms alike cancel in the ratio. [`compare`] resamples two
+//! independent samples, for data without that structure.
 
 use serde::Serialize;
 
@@ -216,13 +224,40 @@ pub struct Comparison {
     pub reason: String,
 }
 
-/// Compare quantile `q` of two samples (milliseconds) under the settings.
+/// Compare quantile `q` of two independent samples (milliseconds) under the settings.
 pub fn compare(
     metric: &str,
     knative: &[f64],
     nomad: &[f64],
     q: f64,
     s: &TestSettings,
+    rng: &mut SplitMix64,
+) -> Comparison {
+    let mut kb = vec![0.0; knative.len()];
+    let mut nb = vec![0.0; nomad.len()];
+    judge(
+        metric,
+        knative,
+        nomad,
+        q,
+        s,
+        |rng| {
+            resample_into(knative, &mut kb, rng);
+            resample_into(nomad, &mut nb, rng);
+            (quantile_select(&mut kb, q), quantile_select(&mut nb, q))
+        },
+        rng,
+    )
+}
+
+/// The test itself: `resample` draws one bootstrap replicate of (Knative, Nomad) quantiles.
+fn judge(
+    metric: &str,
+    knative: &[f64],
+    nomad: &[f64],
+    q: f64,
+    s: &TestSettings,
+    mut resample: impl FnMut(&mut SplitMix64) -> (f64, f64),
     rng: &mut SplitMix64,
 ) -> Comparison {
     let need = min_samples(q);
@@ -250,14 +285,10 @@ pub fn compare(
     let work = knative.len() + nomad.len();
     let resamples = s.resamples.min((20_000_000 / work).max(200));
     let (kq, nq) = (quantile(knative, q), quantile(nomad, q));
-    let mut kb = vec![0.0; knative.len()];
-    let mut nb = vec![0.0; nomad.len()];
     let (mut ks, mut ns) = (Vec::new(), Vec::new());
     let (mut ratios, mut margins, mut reverse) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..resamples {
-        resample_into(knative, &mut kb, rng);
-        resample_into(nomad, &mut nb, rng);
-        let (k, n) = (quantile_select(&mut kb, q), quantile_select(&mut nb, q));
+        let (k, n) = resample(rng);
         ks.push(k);
         ns.push(n);
         ratios.push(n / k);
@@ -293,6 +324,54 @@ pub fn compare(
         )
     };
     out
+}
+
+/// Compare quantile `q` of two samples (milliseconds) taken in paired blocks: `knative[i]` and
+/// `nomad[i]` come from the same period (a side may have fewer blocks, or empty ones, e.g. a
+/// discarded cold start). The bootstrap draws pairs of blocks with replacement and pools each
+/// side's values of the drawn pairs.
+pub fn compare_blocks(
+    metric: &str,
+    knative: &[Vec<f64>],
+    nomad: &[Vec<f64>],
+    q: f64,
+    s: &TestSettings,
+    rng: &mut SplitMix64,
+) -> Comparison {
+    let pool = |blocks: &[Vec<f64>]| blocks.iter().flatten().copied().collect::<Vec<f64>>();
+    let (k_all, n_all) = (pool(knative), pool(nomad));
+    let pairs = knative.len().max(nomad.len());
+    let (mut kb, mut nb) = (
+        Vec::with_capacity(k_all.len()),
+        Vec::with_capacity(n_all.len()),
+    );
+    judge(
+        metric,
+        &k_all,
+        &n_all,
+        q,
+        s,
+        |rng| {
+            kb.clear();
+            nb.clear();
+            for _ in 0..pairs {
+                let i = rng.below(pairs);
+                kb.extend_from_slice(block(knative, i));
+                nb.extend_from_slice(block(nomad, i));
+            }
+            // A resample that drew no value for a side has no quantile; `interval` drops it.
+            if kb.is_empty() || nb.is_empty() {
+                return (f64::NAN, f64::NAN);
+            }
+            (quantile_select(&mut kb, q), quantile_select(&mut nb, q))
+        },
+        rng,
+    )
+}
+
+/// Block `i` of one side, empty when that side has fewer blocks.
+fn block(side: &[Vec<f64>], i: usize) -> &[f64] {
+    side.get(i).map_or(&[], Vec::as_slice)
 }
 
 /// The worst verdict of a run; no gated metric at all is INCONCLUSIVE.

@@ -27,6 +27,18 @@ struct RegisterRequest<'a> {
     region: Option<&'a str>,
 }
 
+/// A register request whose job is the server's JSON form, sent back as it was read.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RegisterJsonRequest<'a> {
+    job: &'a Value,
+    enforce_index: bool,
+    job_modify_index: u64,
+    namespace: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct JobRequest<'a> {
@@ -110,6 +122,26 @@ impl NomadClient {
             .await
     }
 
+    /// `PUT /v1/jobs` once with a job in the JSON form `GET /v1/job/:id` returned, unchanged,
+    /// as `nomad job start` re-registers a job it read (command/job_start.go): fields the typed
+    /// model does not know survive. `EnforceIndex` when `enforce_index` is given.
+    pub async fn register_json_once(
+        &self,
+        namespace: &str,
+        job: &Value,
+        enforce_index: Option<u64>,
+    ) -> Result<Indexed<RegisterResponse>, NomadError> {
+        let request = RegisterJsonRequest {
+            job,
+            enforce_index: enforce_index.is_some(),
+            job_modify_index: enforce_index.unwrap_or(0),
+            namespace,
+            region: self.settings.region.as_deref(),
+        };
+        self.send_json_once(Method::PUT, "/v1/jobs", Some(namespace), &request)
+            .await
+    }
+
     /// `GET /v1/job/:id` (the server's form of the job, as JSON; 404 `job not found`).
     pub async fn job(&self, namespace: &str, id: &str) -> Result<Indexed<Value>, NomadError> {
         let path = format!("/v1/job/{}", encode_segment(id));
@@ -148,6 +180,26 @@ impl NomadClient {
             &query,
             None,
             self.settings.request_timeout,
+        )
+        .await
+    }
+
+    /// `DELETE /v1/job/:id?no_shutdown_delay=true`: stop the job (not purged) without waiting
+    /// out the groups' and tasks' `shutdown_delay` (command/agent/job_endpoint.go jobDelete).
+    pub async fn stop_now(
+        &self,
+        namespace: &str,
+        id: &str,
+    ) -> Result<Indexed<DeregisterResponse>, NomadError> {
+        let path = format!("/v1/job/{}", encode_segment(id));
+        let query = vec![("no_shutdown_delay", "true".to_string())];
+        self.call(
+            Method::DELETE,
+            &path,
+            Some(namespace),
+            &query,
+            None,
+            REQUEST_TIMEOUT,
         )
         .await
     }
