@@ -78,7 +78,8 @@ impl ColdMethod {
     }
 }
 
-/// Nomad refused a scale the policy read at the start allowed: not retried, the run ends.
+/// Nomad refused a write that must not be retried (a scale outside the group's scaling bounds,
+/// a register over someone else's change): the run ends.
 #[derive(Debug)]
 pub struct Refused(pub String);
 
@@ -425,10 +426,30 @@ impl NomadJob {
             );
         }
         if current["Stop"] == true {
-            self.client
+            let registered = self
+                .client
                 .register_json_once(&self.namespace, &self.original, Some(index))
-                .await
-                .with_context(|| format!("registering job {}'s original spec", self.job))?;
+                .await;
+            match registered {
+                Ok(_) => {}
+                // Someone wrote the job between the read and the register: theirs stands, and
+                // measuring a job that others change makes no sense.
+                Err(e)
+                    if e.body()
+                        .is_some_and(|b| b.contains("Enforcing job modify index")) =>
+                {
+                    return Err(Refused(format!(
+                        "job {} changed while the verifier had it stopped, so its original spec                          was not registered over that change: {}",
+                        self.job,
+                        e.body().unwrap_or_default().trim()
+                    ))
+                    .into());
+                }
+                Err(e) => {
+                    return Err(anyhow::Error::from(e))
+                        .with_context(|| format!("registering job {}'s original spec", self.job));
+                }
+            }
         }
         writes.stopped = false;
         writes.stopped_at = None;

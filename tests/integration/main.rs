@@ -31,3 +31,4 @@ mod secret_redaction;
 mod traefik_routes;
 mod validate_rules;
 mod verify;
+mod verify_nomad;

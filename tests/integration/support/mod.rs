@@ -1,6 +1,7 @@
 //! Shared test support: the Nomad API double, the fake Kubernetes API, the verifier's process
-//! fixtures, the scale-to-zero request path (a Sablier API double and a Traefik stand-in,
-//! started together by `activation::ActivationPath`) and a throwaway PKI for TLS tests. Not
+//! fixtures and the verifier's minimal proxies in front of Nomad allocations, the scale-to-zero
+//! request path (a Sablier API double and a Traefik stand-in, started together by
+//! `activation::ActivationPath`) and a throwaway PKI for TLS tests. Not
 //! used by the shipped binary; every address here is loopback.
 
 pub mod activation;
@@ -8,6 +9,7 @@ pub mod fake_kube;
 pub mod jobspec2;
 pub mod loopback_http;
 pub mod nomad_double;
+pub mod nomad_proxies;
 pub mod sablier_double;
 pub mod traefik_double;
 pub mod verify_fixtures;

@@ -394,6 +394,43 @@ impl NomadDouble {
             .cloned()
     }
 
+    /// What a service-discovery router (Traefik's Nomad provider) would route to: a function
+    /// giving, when called, the `label` port of each allocation of the group that should run
+    /// and runs (healthy), as the Nomad service registrations of those allocations would show.
+    pub fn service_ports(
+        &self,
+        namespace: &str,
+        job: &str,
+        group: &str,
+        label: &str,
+    ) -> Arc<dyn Fn() -> Vec<u16> + Send + Sync> {
+        let shared = self.shared.clone();
+        let (namespace, job, group, label) = (
+            namespace.to_string(),
+            job.to_string(),
+            group.to_string(),
+            label.to_string(),
+        );
+        Arc::new(move || {
+            let state = shared.lock();
+            state
+                .allocs
+                .values()
+                .filter(|a| a["Namespace"] == namespace.as_str() && a["JobID"] == job.as_str())
+                .filter(|a| a["TaskGroup"] == group.as_str())
+                .filter(|a| a["DesiredStatus"] == "run" && a["ClientStatus"] == "running")
+                .filter_map(|a| {
+                    state
+                        .alloc_specs
+                        .get(a["ID"].as_str()?)?
+                        .ports
+                        .get(&label)
+                        .copied()
+                })
+                .collect()
+        })
+    }
+
     /// Evaluations of a job, oldest first.
     pub fn evaluations(&self, namespace: &str, job_id: &str) -> Vec<Value> {
         let state = self.shared.lock();

@@ -5,6 +5,9 @@
 //! - [`Activator`]: a proxy that, like Knative's activator, holds a request while it starts the
 //!   function process, and stops the process after an idle period (scale to zero);
 //! - [`PushSink`]: a Pushgateway stand-in that records what was pushed.
+//!
+//! The proxies in front of Nomad allocations (a router, an on-demand starter) are in
+//! `nomad_proxies.rs`.
 
 use super::nomad_double::{AllocOutcome, AllocationRunner, AllocationSpec, BoxFuture};
 use http_body_util::{BodyExt, Full};
@@ -59,19 +62,27 @@ impl FnProcess {
     }
 
     /// Wait until the port accepts connections; false if the process died or 30 s passed.
+    /// Connects are tried every 200 µs from a blocking thread (tokio's timer would space them
+    /// 1-2 ms apart), so a proxy built on this adds little of its own to a cold start.
     pub async fn wait_ready(port: u16, alive: impl Fn() -> bool) -> bool {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
+            let attempt = tokio::task::spawn_blocking(move || {
+                let until = Instant::now() + Duration::from_millis(50);
+                while Instant::now() < until {
+                    if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                        return true;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                false
+            });
+            if attempt.await.unwrap_or(false) {
                 return true;
             }
             if !alive() {
                 return false;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         false
     }
@@ -84,10 +95,13 @@ impl Drop for FnProcess {
     }
 }
 
-/// Starts a real `k2n-fn-server` per allocation on its reserved `http` port.
+/// Starts a real `k2n-fn-server` per allocation on its `http` port (reserved or dynamic).
 #[derive(Clone)]
 pub struct ProcessRunner {
     pub startup_delay_ms: u64,
+    /// How long a stopped allocation keeps serving before its process is killed (Nomad's
+    /// `shutdown_delay` and kill timeout); the double reports it `complete` only then.
+    pub stop_delay: Duration,
     procs: Arc<Mutex<HashMap<String, FnProcess>>>,
     pub started: Arc<Mutex<usize>>,
 }
@@ -96,9 +110,15 @@ impl ProcessRunner {
     pub fn new(startup_delay_ms: u64) -> ProcessRunner {
         ProcessRunner {
             startup_delay_ms,
+            stop_delay: Duration::ZERO,
             procs: Arc::default(),
             started: Arc::default(),
         }
+    }
+
+    pub fn with_stop_delay(mut self, delay: Duration) -> ProcessRunner {
+        self.stop_delay = delay;
+        self
     }
 }
 
@@ -127,16 +147,23 @@ impl AllocationRunner for ProcessRunner {
     }
 
     fn stop(&self, alloc: AllocationSpec) -> BoxFuture<()> {
-        // Killed before the future is returned, so the process is gone as soon as the
-        // scheduler has processed the stop.
         let process = self.procs.lock().unwrap().remove(&alloc.id);
-        drop(process);
-        Box::pin(async {})
+        if self.stop_delay.is_zero() {
+            // Killed before the future is returned, so the process is gone as soon as the
+            // scheduler has processed the stop.
+            drop(process);
+            return Box::pin(async {});
+        }
+        let delay = self.stop_delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            drop(process);
+        })
     }
 }
 
 /// Serve `handler` over HTTP/1.1 on 127.0.0.1:0 until the returned task is aborted.
-async fn serve<F, Fut>(handler: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
+pub async fn serve<F, Fut>(handler: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
 where
     F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
@@ -342,7 +369,7 @@ impl Activator {
     }
 }
 
-fn text(status: u16, body: &'static str) -> Response<Full<Bytes>> {
+pub fn text(status: u16, body: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
     r
