@@ -32,3 +32,4 @@ mod traefik_routes;
 mod validate_rules;
 mod verify;
 mod verify_nomad;
+mod verify_warm;
