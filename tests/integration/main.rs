@@ -31,5 +31,6 @@ mod secret_redaction;
 mod traefik_routes;
 mod validate_rules;
 mod verify;
+mod verify_bench;
 mod verify_nomad;
 mod verify_warm;

@@ -1874,7 +1874,10 @@ fn live_allocs(state: &State, namespace: &str, job_id: &str, group: &str) -> Vec
 
 fn spawn_scheduler(shared: Arc<Shared>, eval_id: String) {
     tokio::spawn(async move {
-        tokio::time::sleep(shared.config.eval_delay).await;
+        // A zero delay must not wait for the timer's next tick (up to 1 ms).
+        if !shared.config.eval_delay.is_zero() {
+            tokio::time::sleep(shared.config.eval_delay).await;
+        }
         let (starts, stops) = schedule(&shared, &eval_id);
         for spec in stops {
             spawn_stop(&shared, spec);
