@@ -588,9 +588,11 @@ fn compare_all(
         cold_blocks(cold, "nomad", rounds),
     );
     for q in COLD_QUANTILES {
-        // A tail quantile is judged only when the run was sized for it; the median always is,
-        // so a run with too few samples ends INCONCLUSIVE rather than silently passing.
-        if q == 0.5 || settings.cold_starts >= stats::min_samples(q) {
+        // A tail quantile is judged only when the run was sized for it; the median always is
+        // (unless no cold start was asked for), so a run with too few samples ends INCONCLUSIVE
+        // rather than silently passing.
+        let asked = settings.cold_starts > 0;
+        if asked && (q == 0.5 || settings.cold_starts >= stats::min_samples(q)) {
             out.push(stats::compare_blocks(
                 &format!("cold {}", q_name(q)),
                 &k,

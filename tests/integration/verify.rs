@@ -77,14 +77,15 @@ fn quantiles_interpolate_like_numpy() {
 }
 
 #[test]
-fn p99_needs_a_hundred_samples() {
+fn a_tail_quantile_needs_ten_samples_beyond_it() {
     assert_eq!(stats::min_samples(0.5), 5);
-    assert_eq!(stats::min_samples(0.9), 10);
-    assert_eq!(stats::min_samples(0.99), 100);
-    let k: Vec<f64> = (0..99).map(|i| 100.0 + i as f64).collect();
+    assert_eq!(stats::min_samples(0.9), 100);
+    assert_eq!(stats::min_samples(0.99), 1000);
+    assert_eq!(stats::min_samples(0.999), 10_000);
+    let k: Vec<f64> = (0..999).map(|i| 100.0 + i as f64).collect();
     let c = stats::compare("x", &k, &k, 0.99, &settings(0.1), &mut SplitMix64::new(1));
     assert_eq!(c.verdict, Verdict::Inconclusive);
-    assert!(c.reason.contains("100"), "{}", c.reason);
+    assert!(c.reason.contains("1000"), "{}", c.reason);
 }
 
 /// A noisy sample around `center` (ms): normal with 3 % spread.

@@ -801,7 +801,8 @@ async fn handle(shared: &Arc<Shared>, request: &Request) -> Response {
         }
         ("DELETE", ["v1", "job", id]) => {
             // command/agent/job_endpoint.go jobDelete: each flag through strconv.ParseBool when
-            // present and non-empty; a bad value is a plain error, hence 500.
+            // present and non-empty; a bad value is a plain error, hence 500. How long stopping
+            // takes (shutdown delays included or not) is the runner's to decide.
             let mut flags = [false; 2];
             for (flag, name) in flags.iter_mut().zip(["purge", "no_shutdown_delay"]) {
                 match request.query.get(name).map(String::as_str) {
