@@ -4,6 +4,7 @@
 #   A/A   — the same server on both sides, RUNS runs (default 40): FAIL verdicts for warm and cold
 #   bias  — both sides ready after the same start-up delay (100 ms, 300 ms), BIAS_RUNS runs
 #           (default 10): the difference of the medians and the verdicts
+# K2N_BENCH_AA="warm2 warm5 cold" chooses the A/A parts (default all);
 # K2N_VERIFY_BIN=/path/to/knative2nomad runs another build of the verifier against the same
 # fixtures (e.g. the one before issue 14). Usage: bench/verify.sh [aa|bias|all]
 set -euo pipefail

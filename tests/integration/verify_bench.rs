@@ -16,6 +16,7 @@
 //! asserts nothing; figures go to BENCHMARKS.md):
 //! `K2N_BENCH_RUNS=40 cargo test --release --test integration verify_aa_benchmark -- --ignored --nocapture`
 //! `K2N_BENCH_RUNS=10 cargo test --release --test integration verify_bias_benchmark -- --ignored --nocapture`
+//! `K2N_BENCH_AA="warm2 warm5 cold"` chooses the A/A parts (default all three).
 //! `K2N_VERIFY_BIN=/path/to/knative2nomad` runs another build of the verifier (e.g. an older one)
 //! against the same fixtures. bench/verify.sh runs both.
 
@@ -181,8 +182,12 @@ async fn verify_aa_benchmark() {
     let url = format!("http://127.0.0.1:{port}/");
     // The settings (400 requests per side: p50 and p90 judged), and long enough for
     // p99 to be judged (1,000 per side).
+    let parts = std::env::var("K2N_BENCH_AA").unwrap_or_else(|_| "warm2 warm5 cold".into());
     let mut warm = Vec::new();
     for duration in ["2s", "5s"] {
+        if !parts.contains(&format!("warm{}", duration.trim_end_matches('s'))) {
+            continue;
+        }
         let mut tally = Tally::default();
         for run in 1..=runs {
             let (code, report) = verify(
@@ -215,7 +220,8 @@ async fn verify_aa_benchmark() {
 
     // Cold A/A: two identical activators, one held request per cold start on each side.
     let mut cold = Tally::default();
-    for run in 1..=runs {
+    let cold_runs = if parts.contains("cold") { runs } else { 0 };
+    for run in 1..=cold_runs {
         let k = Activator::start(100, Duration::from_millis(150)).await;
         let n = Activator::start(100, Duration::from_millis(150)).await;
         let (code, report) = verify(
@@ -250,7 +256,9 @@ async fn verify_aa_benchmark() {
             runs,
         );
     }
-    cold.print("cold A/A, --cold-starts 10", runs);
+    if cold_runs > 0 {
+        cold.print("cold A/A, --cold-starts 10", runs);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
