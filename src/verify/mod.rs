@@ -392,7 +392,29 @@ async fn build_sides(args: &VerifySettings) -> anyhow::Result<(Side, Side)> {
             Forcing::Idle(args.knative_idle_wait)
         }
     };
-    let nomad_forcing = match &args.nomad_job {
+    let nomad_forcing = nomad_forcing(args).await?;
+    Ok((
+        Side::new(
+            "knative",
+            knative_probe,
+            knative_forcing,
+            args.cold_timeout,
+            args.scale_timeout,
+        ),
+        Side::new(
+            "nomad",
+            nomad_probe,
+            nomad_forcing,
+            args.cold_timeout,
+            args.scale_timeout,
+        ),
+    ))
+}
+
+/// How Nomad cold starts are forced: through the API with `--nomad-job` (the job is read here,
+/// and stderr says which method its scaling policy allows), else by waiting.
+async fn nomad_forcing(args: &VerifySettings) -> anyhow::Result<Forcing> {
+    Ok(match &args.nomad_job {
         Some(job) => {
             let client = NomadClient::new(args.nomad.clone())
                 .map_err(anyhow::Error::from)
@@ -438,21 +460,5 @@ async fn build_sides(args: &VerifySettings) -> anyhow::Result<(Side, Side)> {
             );
             Forcing::Idle(args.nomad_idle_wait)
         }
-    };
-    Ok((
-        Side::new(
-            "knative",
-            knative_probe,
-            knative_forcing,
-            args.cold_timeout,
-            args.scale_timeout,
-        ),
-        Side::new(
-            "nomad",
-            nomad_probe,
-            nomad_forcing,
-            args.cold_timeout,
-            args.scale_timeout,
-        ),
-    ))
+    })
 }

@@ -9,9 +9,8 @@
 //!
 //! Why: loading one platform for the whole duration and then the other turns any change of the
 //! machine between the two periods (another process starting, a frequency step) into a
-//! difference between the platforms. Measured against itself, one server FAILed the warm p50
-//! test in 12 of 60 runs that way (issue 14); interleaved and judged by blocks it does not
-//! (BENCHMARKS.md, *verify A/A*).
+//! difference between the platforms. Measured against itself, one server FAILed in 10 of 40
+//! runs that way; interleaved and judged by blocks, in none (BENCHMARKS.md, *verify: A/A*).
 //!
 //! Not here: the load engine (load.rs), bringing a platform up (cold.rs).
 
