@@ -46,8 +46,8 @@ pub struct VerifyFlags {
     pub nomad_group: Option<String>,
     /// With --nomad-job, how a Nomad cold start is started and timed: `api` starts the group
     /// through the API (scale, or stop and run when scaling { min } forbids 0) and polls
-    /// --nomad-url; `request` brings the group to 0 through the API and times one request
-    /// through --nomad-url, which must start it (a proxy such as Sablier).
+    /// --nomad-url; `request` waits, watching the API, until the proxy in front (Sablier) has
+    /// brought the group to 0, and times one request through --nomad-url, which starts it.
     #[arg(long, value_enum, default_value = "api", value_name = "HOW")]
     pub nomad_cold_start: NomadColdStartArg,
     /// Without --nomad-job: idle time after which something else (e.g. Sablier) scaled to zero.

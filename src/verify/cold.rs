@@ -5,8 +5,9 @@
 //! zero (scale to 0, or stop the job), a blocking query on `/v1/job/:id/allocations` waits until
 //! none of its allocations is pending or running, the URL is checked to be down, and the clock
 //! starts with the scale-up (or the registration of the original spec); the URL is then polled
-//! (probe.rs). With `--nomad-cold-start request` the group is brought to zero the same way and
-//! one request through the URL — a proxy such as Sablier that starts the group — is timed. The
+//! (probe.rs). With `--nomad-cold-start request` the verifier writes nothing: it waits through
+//! the API until the proxy in front (Sablier) has brought the group to zero, then times one
+//! request through the URL, which the proxy holds while it starts the group. The
 //! new allocation (an ID not seen before) is the proof that it was cold; its `CreateTime`, task
 //! `StartedAt` and deployment-health timestamp give the breakdown.
 //! Knative with kube access: watch the Service's pods (`serving.knative.dev/service=<name>`) until
@@ -82,8 +83,9 @@ impl ColdSample {
 pub enum Forcing {
     /// Through the Nomad API (scale, or stop and run the job); the URL is polled.
     Nomad(Arc<NomadJob>),
-    /// To zero through the Nomad API; one request through the URL (a proxy that starts the
-    /// group, such as Sablier) is timed.
+    /// Watched through the Nomad API until the proxy in front (Sablier) has brought the group to
+    /// zero; one request through the URL, which the proxy holds while it starts the group, is
+    /// timed.
     NomadOnRequest(Arc<NomadJob>),
     /// Watch the Knative Service's pods through the Kubernetes API.
     Kube(KubeTarget),
@@ -166,7 +168,7 @@ impl Side {
             }
             Forcing::NomadOnRequest(job) => {
                 // No check that the URL is down: a request would start the group again.
-                let before = job.to_zero(self.scale_timeout).await?;
+                let before = job.wait_until_idle(self.scale_timeout).await?;
                 let scale_down_ms = ms(down_started.elapsed());
                 let wall0 = now_nanos();
                 let t0 = Instant::now();

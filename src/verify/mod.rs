@@ -108,8 +108,8 @@ pub enum NomadColdStart {
     /// The verifier starts the group through the API (scale, or stop and run) and polls the URL.
     #[default]
     Api,
-    /// The verifier brings the group to zero through the API; one request through the URL (a
-    /// proxy that starts the group on request, such as Sablier) is timed.
+    /// The verifier waits, watching the API, until the proxy in front of the group (Sablier)
+    /// has brought it to zero, then times one request through the URL, which starts it.
     Request,
 }
 
@@ -430,8 +430,9 @@ async fn nomad_forcing(args: &VerifySettings) -> anyhow::Result<Forcing> {
                 NomadColdStart::Request => {
                     job.require_zero_allowed()?;
                     eprintln!(
-                        "note: job {} group {} ({bounds}): each Nomad cold start scales it to 0 \
-                         through the API and times one request through {}",
+                        "note: job {} group {} ({bounds}): each Nomad cold start waits until \
+                         the proxy has scaled it to 0 (watched through the API) and times one \
+                         request through {}",
                         job.job, job.group, args.nomad_url
                     );
                     Forcing::NomadOnRequest(job)
@@ -449,6 +450,15 @@ async fn nomad_forcing(args: &VerifySettings) -> anyhow::Result<Forcing> {
                         "note: job {} group {} ({bounds}): each Nomad cold start {how}",
                         job.job, job.group
                     );
+                    if job.sablier_managed() {
+                        eprintln!(
+                            "note: Sablier starts job {} on request (sablier.enable): this mode \
+                             scales it behind Sablier's back and polls the URL given; the cold \
+                             start its users meet is measured with --nomad-cold-start request \
+                             and --nomad-url at the proxy",
+                            job.job
+                        );
+                    }
                     Forcing::Nomad(job)
                 }
             }

@@ -172,6 +172,18 @@ impl NomadJob {
         })
     }
 
+    /// Whether Sablier starts this group (`sablier.enable = "true"` in the group's meta or the
+    /// job's, as Sablier's Nomad provider reads it).
+    pub fn sablier_managed(&self) -> bool {
+        let group = self.original["TaskGroups"]
+            .as_array()
+            .and_then(|gs| gs.iter().find(|g| g["Name"] == self.group.as_str()));
+        [group.map(|g| &g["Meta"]), Some(&self.original["Meta"])]
+            .into_iter()
+            .flatten()
+            .any(|meta| meta["sablier.enable"] == "true")
+    }
+
     /// For request-driven cold starts: the group must be able to sit at 0 for the proxy to
     /// start it.
     pub fn require_zero_allowed(&self) -> anyhow::Result<()> {
@@ -183,6 +195,54 @@ impl NomadJob {
                 self.group
             ),
             _ => Ok(()),
+        }
+    }
+
+    /// For request-driven cold starts: wait, without writing anything, until the proxy in front
+    /// of the group has brought it to count 0 and none of its allocations is pending or running.
+    /// Returns the IDs of every allocation of the job seen then.
+    ///
+    /// Why not scale it to 0 here: Sablier remembers an instance it found ready for the rest of
+    /// its session and answers from that memory without asking Nomad again
+    /// (sablierapp/sablier pkg/sablier/instance_request.go), so a group scaled to 0 behind its
+    /// back is "ready" to Sablier, and the next request goes to no instance at all. Sablier
+    /// scales the group to 0 itself when the session ends (instance_expired.go).
+    pub async fn wait_until_idle(&self, timeout: Duration) -> anyhow::Result<HashSet<String>> {
+        let deadline = Instant::now() + timeout;
+        let mut index = 0u64;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let allocs = self
+                .client
+                .allocations(
+                    &self.namespace,
+                    &self.job,
+                    QueryOptions {
+                        index,
+                        wait: Some(left.clamp(Duration::from_millis(10), Duration::from_secs(30))),
+                    },
+                )
+                .await
+                .with_context(|| format!("listing the allocations of job {}", self.job))?;
+            let live = allocs
+                .value
+                .iter()
+                .filter(|a| a.task_group == self.group)
+                .any(|a| a.client_status == "running" || a.client_status == "pending");
+            if !live && self.desired_count().await? == 0 {
+                return Ok(allocs.value.into_iter().map(|a| a.id).collect());
+            }
+            if left.is_zero() {
+                bail!(
+                    "job {} group {} did not come back to count 0 within {timeout:?}: with \
+                     --nomad-cold-start request the proxy in front of it (Sablier) scales it \
+                     down when its session ends; give the benchmarked Service a short idle time \
+                     (Knative's autoscaling.knative.dev/window, converted into the session)",
+                    self.job,
+                    self.group
+                );
+            }
+            index = allocs.index;
         }
     }
 

@@ -21,7 +21,7 @@
 //! against the same fixtures. bench/verify.sh runs both.
 
 use crate::support::nomad_double::{DoubleConfig, NomadDouble};
-use crate::support::nomad_proxies::Router;
+use crate::support::nomad_router::Router;
 use crate::support::verify_fixtures::{Activator, FnProcess, ProcessRunner, free_port};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -1,22 +1,27 @@
 //! `knative2nomad verify` against jobs exactly as `convert` writes them, deployed to the Nomad
 //! double with a real `k2n-fn-server` per allocation behind a Traefik stand-in: cold starts that
 //! Nomad accepts (stop and run when `scaling { min }` forbids 0), the job left as it was found on
-//! every exit — normal, error, SIGTERM — and the request-driven mode through an on-demand proxy.
+//! every exit — normal, error, SIGTERM — and the request-driven mode through the scale-to-zero
+//! doubles (Sablier and Traefik, support/activation.rs) with a job converted for Sablier.
 //! Assertions are on what was sent to Nomad, the job's state and the report, never on durations.
 
+use crate::support::activation::ActivationPath;
 use crate::support::nomad_double::{DoubleConfig, Fault, FaultKind, NomadDouble};
-use crate::support::nomad_proxies::{OnDemandProxy, Router};
+use crate::support::nomad_router::Router;
 use crate::support::verify_fixtures::{Activator, ProcessRunner};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The job `convert --format json` writes for `file` (the `{"Job": …}` register body).
+/// The job `convert --format json --scale-to-zero none` writes for `file` (the `{"Job": …}`
+/// register body): a Service that scales to zero in Knative keeps one instance, `scaling { min
+/// = 1 }` (the default, Sablier, is tested at the end).
 fn converted(file: &std::path::Path) -> Value {
     let out = assert_cmd::Command::cargo_bin("knative2nomad")
         .unwrap()
-        .args(["convert", "--format", "json"])
+        .args(["convert", "--format", "json", "--scale-to-zero", "none"])
         .arg(file)
+        .env_remove("K2N_CONFIG")
         .output()
         .unwrap();
     assert!(
@@ -489,84 +494,6 @@ async fn sigterm_while_a_group_is_scaled_to_zero_scales_it_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn request_driven_cold_starts_time_one_request_through_the_proxy() {
-    let c = cluster(ProcessRunner::new(40)).await;
-    // As Sablier wants it: the group may sit at 0 (a disabled policy with min 0).
-    let scaling = json!({"Min": 0, "Max": 1, "Enabled": false});
-    c.register(&plain_job("fn", 0, Some(scaling))).await;
-    let proxy = OnDemandProxy::start(
-        c.double.service_ports("default", "fn", "fn", "http"),
-        c.double.address(),
-        "fn",
-        "fn",
-    )
-    .await;
-    let activator = Activator::start(40, Duration::from_millis(150)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = verify_args(&activator.url(), &proxy.url(), "fn", &c.double.address());
-    args.extend(
-        [
-            "--nomad-cold-start",
-            "request",
-            "--cold-starts",
-            "5",
-            "--tolerance",
-            "1.0",
-            "--report-dir",
-            dir.path().to_str().unwrap(),
-        ]
-        .map(String::from),
-    );
-    let (code, stdout, stderr) = run(args).await;
-    // A verdict (0, 1 or 3), not "could not measure" (4): which one depends on the machine.
-    assert!(
-        [0, 1, 3].contains(&code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("verify.json")).unwrap())
-            .unwrap();
-    assert_eq!(report["settings"]["nomad_cold_start"], "request");
-    let nomad: Vec<&Value> = report["cold_samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["platform"] == "nomad")
-        .collect();
-    assert_eq!(nomad.len(), 5);
-    for s in &nomad {
-        // One held request each, served by an allocation the API had not shown before.
-        assert_eq!(s["valid"], true, "{s}");
-        assert_eq!(s["evidence"], "nomad-api");
-        assert_eq!(
-            (s["timing"].as_str(), s["attempts"].as_u64()),
-            (Some("held"), Some(1))
-        );
-    }
-    // The proxy started the group each time; the verifier only ever scaled it to 0.
-    assert!(proxy.scale_ups.load(std::sync::atomic::Ordering::SeqCst) >= 5);
-    let verifiers: Vec<Value> = c
-        .scale_requests("fn")
-        .into_iter()
-        .filter(|b| {
-            b["Message"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("knative2nomad verify")
-        })
-        .collect();
-    assert!(
-        !verifiers.is_empty() && verifiers.iter().all(|b| b["Count"] == 0),
-        "{verifiers:?}"
-    );
-    assert!(
-        stderr.contains("restored fn group fn to count 0"),
-        "{stderr}"
-    );
-    assert_eq!(c.job("fn")["TaskGroups"][0]["Count"], 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_driven_cold_starts_need_a_group_allowed_at_zero() {
     let c = cluster(ProcessRunner::new(10)).await;
     c.register(&converted(&minimal_service())).await;
@@ -585,4 +512,117 @@ async fn request_driven_cold_starts_need_a_group_allowed_at_zero() {
     );
     assert!(c.scale_requests("hello").is_empty());
     assert_eq!(c.double.count("DELETE", "/v1/job/hello"), 0);
+}
+
+/// Converts testdata's minimal Service with the scale-to-zero default (Sablier: count 0,
+/// `scaling { min = 0 }`), its routes pointed at `path`'s doubles, short idle settings (a
+/// session of 1 s) and Sablier's ready-after at 100 ms; registers it and loads its route.
+async fn converted_with_sablier(c: &Cluster, path: &ActivationPath, dir: &std::path::Path) {
+    let config = dir.join("k2n.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}  ready-after: 100ms\nknative-defaults:\n  stable-window: 1s\n  scale-to-zero-grace-period: 0s\n",
+            path.settings_yaml()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let convert = |extra: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("knative2nomad")
+            .unwrap()
+            .arg("convert")
+            .args(extra)
+            .arg("--config")
+            .arg(&config)
+            .arg(minimal_service())
+            .env_remove("K2N_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    convert(&["-o", out.to_str().unwrap()]);
+    let body: Value = serde_json::from_slice(&convert(&["--format", "json"])).unwrap();
+    assert_eq!(body["Job"]["TaskGroups"][0]["Count"], 0);
+    assert_eq!(body["Job"]["TaskGroups"][0]["Scaling"]["Min"], 0);
+    c.register(&body).await;
+    path.load_routes(&out.join("traefik"));
+    path.sablier.scan().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_driven_cold_starts_through_sablier_wait_for_it_to_scale_down() {
+    let c = cluster(ProcessRunner::new(40)).await;
+    let path = ActivationPath::start(&c.double.address(), "default").await;
+    let dir = tempfile::tempdir().unwrap();
+    converted_with_sablier(&c, &path, dir.path()).await;
+    let activator = Activator::start(40, Duration::from_millis(150)).await;
+    let reports = dir.path().join("r");
+    let mut args = verify_args(&activator.url(), &path.url(), "hello", &c.double.address());
+    args.extend(
+        [
+            "--nomad-host",
+            "hello.default.example.com",
+            "--nomad-cold-start",
+            "request",
+            "--cold-starts",
+            "3",
+            "--tolerance",
+            "1.0",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let (code, stdout, stderr) = run(args).await;
+    assert!(
+        [0, 1, 3].contains(&code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("verify.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["settings"]["nomad_cold_start"], "request");
+    let nomad: Vec<&Value> = report["cold_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["platform"] == "nomad")
+        .collect();
+    assert_eq!(nomad.len(), 3);
+    for s in &nomad {
+        // One held request each, through Traefik and Sablier, served by an allocation the API
+        // had not shown before.
+        assert_eq!(s["valid"], true, "{s}");
+        assert_eq!(s["evidence"], "nomad-api");
+        assert_eq!(
+            (s["timing"].as_str(), s["attempts"].as_u64()),
+            (Some("held"), Some(1))
+        );
+    }
+    // Sablier started the group each time and scaled it down when its session ended; the
+    // verifier wrote nothing to Nomad.
+    let actions = path.sablier.actions();
+    let starts = actions
+        .iter()
+        .filter(|(_, a)| a.starts_with("scale to 1"))
+        .count();
+    assert_eq!(starts, 3, "{actions:?}");
+    assert!(
+        c.scale_requests("hello").iter().all(|b| !b["Message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("knative2nomad verify")),
+        "{:?}",
+        c.scale_requests("hello")
+    );
+    assert!(
+        stderr.contains("job hello group hello was not changed (count 0)"),
+        "{stderr}"
+    );
 }

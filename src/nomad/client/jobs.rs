@@ -199,7 +199,7 @@ impl NomadClient {
             Some(namespace),
             &query,
             None,
-            REQUEST_TIMEOUT,
+            self.settings.request_timeout,
         )
         .await
     }

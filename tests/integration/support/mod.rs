@@ -9,7 +9,7 @@ pub mod fake_kube;
 pub mod jobspec2;
 pub mod loopback_http;
 pub mod nomad_double;
-pub mod nomad_proxies;
+pub mod nomad_router;
 pub mod sablier_double;
 pub mod traefik_double;
 pub mod verify_fixtures;

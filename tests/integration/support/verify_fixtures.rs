@@ -6,8 +6,7 @@
 //!   function process, and stops the process after an idle period (scale to zero);
 //! - [`PushSink`]: a Pushgateway stand-in that records what was pushed.
 //!
-//! The proxies in front of Nomad allocations (a router, an on-demand starter) are in
-//! `nomad_proxies.rs`.
+//! The router in front of Nomad allocations is in `nomad_router.rs`.
 
 use super::nomad_double::{AllocOutcome, AllocationRunner, AllocationSpec, BoxFuture};
 use http_body_util::{BodyExt, Full};
