@@ -59,12 +59,31 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(serve(args))
 }
 
+/// Bind, retrying for a while when the port is in use. A client polling a loopback port that
+/// nothing listens on yet can be given that very port as its own source port and connect to
+/// itself (TCP simultaneous open); the port is busy for that instant, and a function that gave up
+/// then left its tests polling a dead port for their whole timeout. A real task would be
+/// restarted by Nomad's `restart` policy; retrying here is the fixture's stand-in.
+async fn bind_retrying(host: &str, port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::net::TcpListener::bind((host, port)).await {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && port != 0
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            result => return result.with_context(|| format!("binding {host}:{port}")),
+        }
+    }
+}
+
 async fn serve(args: Args) -> anyhow::Result<()> {
     // Sleep before binding: until then connections are refused, as with a container not yet up.
     tokio::time::sleep(Duration::from_millis(args.startup_delay_ms)).await;
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("binding {}:{}", args.host, args.port))?;
+    let listener = bind_retrying(&args.host, args.port).await?;
     let local = listener.local_addr().context("reading the bound address")?;
     let started_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)

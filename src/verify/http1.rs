@@ -13,6 +13,11 @@ use rustls::pki_types::ServerName;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the open-loop engine waits to connect, or for any byte of a response, before it
+/// counts the request as an error and drops the connection.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the load goes: a resolved address, the bytes of the GET request to send, and TLS
 /// settings for an `https://` URL.
@@ -21,6 +26,8 @@ pub struct Target {
     pub addr: SocketAddr,
     pub request: Vec<u8>,
     pub tls: Option<Tls>,
+    /// Connect and response timeout ([`RESPONSE_TIMEOUT`] unless a test shortens it).
+    pub timeout: Duration,
 }
 
 /// How to open TLS to a target: the client settings and the name its certificate must hold.
@@ -87,7 +94,12 @@ impl Target {
         } else {
             None
         };
-        Ok(Target { addr, request, tls })
+        Ok(Target {
+            addr,
+            request,
+            tls,
+            timeout: RESPONSE_TIMEOUT,
+        })
     }
 }
 
@@ -311,8 +323,12 @@ impl BlockingConn {
     /// Connects, and over TLS completes the handshake here, so that it is not counted in the
     /// first request's latency.
     pub fn connect(target: &Target) -> std::io::Result<BlockingConn> {
-        let mut tcp = TcpStream::connect(target.addr)?;
+        let mut tcp = TcpStream::connect_timeout(&target.addr, target.timeout)?;
         tcp.set_nodelay(true)?;
+        // A server that accepts and never answers must cost one error, not a worker thread
+        // blocked for ever (and with it the whole run).
+        tcp.set_read_timeout(Some(target.timeout))?;
+        tcp.set_write_timeout(Some(target.timeout))?;
         let stream = match &target.tls {
             None => Stream::Plain(tcp),
             Some(tls) => {
@@ -416,6 +432,21 @@ impl AsyncConn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_that_never_answers_is_an_error_after_the_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        // Accepts (the kernel's backlog does) and never writes a byte.
+        let mut target = Target::parse(&url, None).unwrap();
+        target.timeout = Duration::from_millis(200);
+        let mut conn = BlockingConn::connect(&target).unwrap();
+        let started = std::time::Instant::now();
+        let err = conn.round_trip(&target.request).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(200), "{err:#}");
+        assert!(format!("{err:#}").contains("receiving"), "{err:#}");
+        drop(listener);
+    }
 
     #[test]
     fn content_length_and_partial() {

@@ -319,9 +319,7 @@ fn measure(
         eprintln!("reports written to {}", dir.display());
     }
     if let Some(url) = &args.pushgateway {
-        runtime
-            .block_on(report::push(url, &report.openmetrics(false)))
-            .with_context(|| format!("pushing metrics to {url}"))?;
+        runtime.block_on(report::push(url, &report.openmetrics(false)))?;
     }
     Ok(report.verdict)
 }

@@ -651,8 +651,28 @@ fn tolerance_text(t: &Tolerance) -> String {
     }
 }
 
+/// A Pushgateway URL as it may be shown: any password in it replaced by `redacted`.
+pub fn displayable_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        // Unparseable: it may still hold a secret, so show none of it.
+        Err(_) => "(the --pushgateway URL, which is not a valid URL)".to_string(),
+    }
+}
+
 /// PUT the metrics text to a Pushgateway URL (`.../metrics/job/<job>[/<label>/<value>]`).
+/// Errors name the URL without its password.
 pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
+    push_unnamed(url, text)
+        .await
+        .with_context(|| format!("pushing metrics to {}", displayable_url(url)))
+}
+
+async fn push_unnamed(url: &str, text: &str) -> anyhow::Result<()> {
     crate::crypto::install_crypto_provider();
     // No redirects: a push is a PUT with a body, and a redirect could carry the basic-auth
     // credentials of a `user:password@` URL elsewhere; a 3xx is reported below instead.
@@ -670,6 +690,8 @@ pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
         .body(text.to_string())
         .send()
         .await
+        // reqwest's error text holds the URL, with its `user:password@` if it has one.
+        .map_err(|e| e.without_url())
         .context("sending")?;
     let status = resp.status();
     if status.is_redirection() {
@@ -682,4 +704,41 @@ pub async fn push(url: &str, text: &str) -> anyhow::Result<()> {
         anyhow::bail!("the Pushgateway answered {status}: {}", body.trim());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pushgateway_password_is_never_shown() {
+        assert_eq!(
+            displayable_url("https://ci:hunter2@127.0.0.1:9091/metrics/job/k2n"),
+            "https://ci:redacted@127.0.0.1:9091/metrics/job/k2n"
+        );
+        assert_eq!(
+            displayable_url("http://127.0.0.1:9091/metrics/job/k2n"),
+            "http://127.0.0.1:9091/metrics/job/k2n"
+        );
+        assert!(!displayable_url("http://ci:hunter2@[::1").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_failed_push_does_not_repeat_the_password() {
+        // A port nothing listens on: the connection is refused, and the error names the URL.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://ci:hunter2@127.0.0.1:{port}/metrics/job/k2n");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = runtime.block_on(push(&url, "x 1\n")).unwrap_err();
+        let text = format!("{err:#} {err:?}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 }
