@@ -15,7 +15,8 @@ pub mod sablier;
 pub mod traefik;
 
 use crate::config::{ConvertOptions, Serverless, ServiceProvider};
-use crate::nomad::model::{Job, TaskGroup};
+use crate::nomad::SECOND;
+use crate::nomad::model::{Job, Service, ServiceCheck, TaskGroup};
 use crate::output::{GENERATED_MARKER, JobFile, OutputFormat, OutputWriter, WriteReport};
 use anyhow::{Result, bail};
 use routes::RouteFile;
@@ -86,6 +87,33 @@ impl PlatformSettings {
             sablier_behind_traefik: sablier_entry_point.is_some(),
             sablier_entry_point,
         })
+    }
+
+    /// The platform service `name` on port `port_label`, registered with the configured
+    /// provider and checked with an HTTP GET of `check_path` every 5 s.
+    fn http_service(
+        &self,
+        name: &str,
+        port_label: &str,
+        tags: Vec<String>,
+        check_name: &str,
+        check_path: &str,
+    ) -> Service {
+        Service {
+            name: Some(name.to_string()),
+            port_label: Some(port_label.to_string()),
+            provider: Some(self.service_provider.as_str().to_string()),
+            tags,
+            checks: vec![ServiceCheck {
+                name: Some(check_name.to_string()),
+                type_: Some("http".to_string()),
+                path: Some(check_path.to_string()),
+                interval: Some(5 * SECOND),
+                timeout: Some(2 * SECOND),
+                ..ServiceCheck::default()
+            }],
+            ..Service::default()
+        }
     }
 
     /// A service job of one group, placed as these settings say.

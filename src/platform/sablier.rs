@@ -9,7 +9,7 @@
 use super::PlatformSettings;
 use crate::nomad::SECOND;
 use crate::nomad::model::{
-    Job, NetworkResource, Port, Resources, Service, ServiceCheck, Task, TaskGroup, WorkloadIdentity,
+    Job, NetworkResource, Port, Resources, Task, TaskGroup, WorkloadIdentity,
 };
 use crate::traefik::SABLIER;
 use serde_json::json;
@@ -82,21 +82,7 @@ pub fn job(settings: &PlatformSettings) -> Job {
             }],
             ..NetworkResource::default()
         }],
-        services: vec![Service {
-            name: Some(JOB.to_string()),
-            port_label: Some("http".to_string()),
-            provider: Some(settings.service_provider.as_str().to_string()),
-            tags,
-            checks: vec![ServiceCheck {
-                name: Some("health".to_string()),
-                type_: Some("http".to_string()),
-                path: Some("/health".to_string()),
-                interval: Some(5 * SECOND),
-                timeout: Some(2 * SECOND),
-                ..ServiceCheck::default()
-            }],
-            ..Service::default()
-        }],
+        services: vec![settings.http_service(JOB, "http", tags, "health", "/health")],
         tasks: vec![task],
         ..TaskGroup::default()
     };

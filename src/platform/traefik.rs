@@ -11,10 +11,8 @@
 use super::PlatformSettings;
 use super::routes::RouteFile;
 use crate::config::ServiceProvider;
-use crate::nomad::SECOND;
 use crate::nomad::model::{
-    Job, NetworkResource, Port, Resources, Service, ServiceCheck, Task, TaskGroup, Template,
-    WorkloadIdentity,
+    Job, NetworkResource, Port, Resources, Task, TaskGroup, Template, WorkloadIdentity,
 };
 use crate::traefik::static_config::{
     CatalogProvider, Endpoint, EntryPoint, Experimental, FileProvider, Ping, Plugin, Providers,
@@ -167,20 +165,7 @@ pub fn job(settings: &PlatformSettings, routes: &[RouteFile]) -> Result<Job> {
             ],
             ..NetworkResource::default()
         }],
-        services: vec![Service {
-            name: Some(JOB.to_string()),
-            port_label: Some("web".to_string()),
-            provider: Some(settings.service_provider.as_str().to_string()),
-            checks: vec![ServiceCheck {
-                name: Some("ping".to_string()),
-                type_: Some("http".to_string()),
-                path: Some("/ping".to_string()),
-                interval: Some(5 * SECOND),
-                timeout: Some(2 * SECOND),
-                ..ServiceCheck::default()
-            }],
-            ..Service::default()
-        }],
+        services: vec![settings.http_service(JOB, "web", Vec::new(), "ping", "/ping")],
         tasks: vec![task],
         ..TaskGroup::default()
     };

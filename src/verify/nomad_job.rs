@@ -20,7 +20,7 @@
 //!
 //! Not here: timing (probe.rs), the order of samples (mod.rs), signals (signals.rs).
 
-use crate::nomad::client::{NomadClient, NomadError, QueryOptions};
+use crate::nomad::client::{AllocationStub, Indexed, NomadClient, NomadError, QueryOptions};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -212,24 +212,8 @@ impl NomadJob {
         let mut index = 0u64;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let allocs = self
-                .client
-                .allocations(
-                    &self.namespace,
-                    &self.job,
-                    QueryOptions {
-                        index,
-                        wait: Some(left.clamp(Duration::from_millis(10), Duration::from_secs(30))),
-                    },
-                )
-                .await
-                .with_context(|| format!("listing the allocations of job {}", self.job))?;
-            let live = allocs
-                .value
-                .iter()
-                .filter(|a| a.task_group == self.group)
-                .any(|a| a.client_status == "running" || a.client_status == "pending");
-            if !live && self.desired_count().await? == 0 {
+            let (allocs, live) = self.live_allocations(index, left).await?;
+            if live == 0 && self.desired_count().await? == 0 {
                 return Ok(allocs.value.into_iter().map(|a| a.id).collect());
             }
             if left.is_zero() {
@@ -525,24 +509,7 @@ impl NomadJob {
         let mut index = 0u64;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let allocs = self
-                .client
-                .allocations(
-                    &self.namespace,
-                    &self.job,
-                    QueryOptions {
-                        index,
-                        wait: Some(left.clamp(Duration::from_millis(10), Duration::from_secs(30))),
-                    },
-                )
-                .await
-                .with_context(|| format!("listing the allocations of job {}", self.job))?;
-            let live = allocs
-                .value
-                .iter()
-                .filter(|a| a.task_group == self.group)
-                .filter(|a| a.client_status == "running" || a.client_status == "pending")
-                .count();
+            let (allocs, live) = self.live_allocations(index, left).await?;
             if live == 0 {
                 return Ok(allocs.value.into_iter().map(|a| a.id).collect());
             }
@@ -555,6 +522,34 @@ impl NomadJob {
             }
             index = allocs.index;
         }
+    }
+
+    /// The job's allocations, after a blocking query from `index` of at most `left` (at least
+    /// 10 ms, at most 30 s per query), and how many of the group's are pending or running.
+    async fn live_allocations(
+        &self,
+        index: u64,
+        left: Duration,
+    ) -> anyhow::Result<(Indexed<Vec<AllocationStub>>, usize)> {
+        let allocs = self
+            .client
+            .allocations(
+                &self.namespace,
+                &self.job,
+                QueryOptions {
+                    index,
+                    wait: Some(left.clamp(Duration::from_millis(10), Duration::from_secs(30))),
+                },
+            )
+            .await
+            .with_context(|| format!("listing the allocations of job {}", self.job))?;
+        let live = allocs
+            .value
+            .iter()
+            .filter(|a| a.task_group == self.group)
+            .filter(|a| a.client_status == "running" || a.client_status == "pending")
+            .count();
+        Ok((allocs, live))
     }
 
     /// After the first correct response: the allocation of the group not seen before, with

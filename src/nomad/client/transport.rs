@@ -253,15 +253,7 @@ fn location_origin(location: &str) -> String {
 
 /// Percent-encode one path segment (job IDs may hold any character but space and NUL).
 pub(super) fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::redact::percent_encode(segment)
 }
 
 #[cfg(test)]
