@@ -5,7 +5,9 @@
 //! What it is not: a secret store. It only knows the strings it is given and replaces every
 //! occurrence of each (raw, and as it looks JSON-escaped, percent-encoded or Debug-quoted) by
 //! [`REDACTED`]. Tokens that a client obtains later (a kubeconfig `exec` plugin) are not known
-//! here.
+//! here. Callers add the derived forms they send (the base64 pair of basic auth:
+//! [`basic_auth_credentials`]). Percent-encoding and decoding live here too, shared with the
+//! Nomad client's paths.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -108,6 +110,61 @@ fn replace_bytes(haystack: Vec<u8>, needle: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The `Authorization: Basic` credentials a client sends for `user` and `password`: the base64
+/// of `user:password` (RFC 7617). A server that echoes the header echoes this form, which none of
+/// the password's own spellings matches, so it is a secret of its own.
+pub fn basic_auth_credentials(user: &str, password: &str) -> String {
+    base64_standard(format!("{user}:{password}").as_bytes())
+}
+
+/// `%XX` sequences decoded, as a URL's `user:password@` is before it becomes a header; invalid
+/// sequences and non-UTF-8 results are kept as they are.
+pub fn percent_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains('%') {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_or(Cow::Borrowed(text), Cow::Owned)
+}
+
+/// Base64 with the standard alphabet and padding (RFC 4648 §4).
+fn base64_standard(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let group = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(group >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Every byte but unreserved characters as `%XX`, as a URL query or a Location would carry it.
 pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -124,6 +181,29 @@ pub(crate) fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_auth_credentials_are_rfc_7617s() {
+        // RFC 7617 section 2's example.
+        assert_eq!(
+            basic_auth_credentials("Aladdin", "open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        // RFC 4648 section 10's test vectors, through the ':' the format adds.
+        assert_eq!(base64_standard(b""), "");
+        assert_eq!(base64_standard(b"f"), "Zg==");
+        assert_eq!(base64_standard(b"fo"), "Zm8=");
+        assert_eq!(base64_standard(b"foo"), "Zm9v");
+        assert_eq!(base64_standard(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn percent_decoding_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("p%40ss%3Aw"), "p@ss:w");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%FF"), "%FF");
+    }
 
     #[test]
     fn every_spelling_of_the_secret_is_replaced() {

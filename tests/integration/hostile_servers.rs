@@ -269,6 +269,50 @@ async fn a_server_echoing_the_token_never_gets_it_printed() {
     assert!(!run.all().contains(TOKEN), "{}", run.all());
 }
 
+/// A `user:password@` address is sent as `Authorization: Basic base64(user:password)`; a server
+/// echoing that header must not get the password printed in either form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_echoing_basic_auth_never_gets_it_printed() {
+    // base64("ops:p@ss word") as RFC 7617 writes it.
+    const HEADER_VALUE: &str = "b3BzOnBAc3Mgd29yZA==";
+    let echo = Loopback::start(Arc::new(|request: &str| {
+        let body = format!(
+            "rpc error: request with headers {} failed",
+            headers_of(request)
+        );
+        Some(http(
+            "500 Internal Server Error",
+            "text/plain; charset=utf-8",
+            &body,
+        ))
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(dir.path(), "web");
+    let address = echo.url().replacen("://", "://ops:p%40ss%20word@", 1);
+
+    let run = run(vec![
+        "deploy".into(),
+        job.display().to_string(),
+        "--address".into(),
+        address,
+        "--retry-attempts".into(),
+        "1".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        echo.requests().iter().all(|r| r.contains(HEADER_VALUE)),
+        "basic auth was sent: {:?}",
+        echo.requests()
+    );
+    assert!(run.stderr.contains("<redacted>"), "{}", run.stderr);
+    for secret in [HEADER_VALUE, "p@ss word", "p%40ss%20word"] {
+        assert!(!run.all().contains(secret), "{secret}: {}", run.all());
+    }
+}
+
 /// Item 8: a Nomad address that takes the connection and never answers gives up after the
 /// request timeout with an error naming the address, instead of hanging (and is not retried).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,6 +344,11 @@ async fn a_silent_nomad_address_times_out_with_a_clear_error() {
 }
 
 fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    kubeconfig_for_user(dir, server, &format!("token: {TOKEN}"))
+}
+
+/// A kubeconfig whose user is `credentials` (YAML at the user's indentation).
+fn kubeconfig_for_user(dir: &Path, server: &str, credentials: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
     std::fs::write(
         &path,
@@ -319,7 +368,7 @@ contexts:
 users:
 - name: someone
   user:
-    token: {TOKEN}
+    {credentials}
 "
         ),
     )
@@ -395,6 +444,58 @@ async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
         run.stderr
     );
     assert!(!run.all().contains(TOKEN), "{}", run.all());
+}
+
+/// kube sends basic auth as `Authorization: Basic base64(user:password)`: an API server echoing
+/// it must not get the password printed in either form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_api_echoing_basic_auth_never_gets_it_printed() {
+    // base64("admin:kube-pass-7"), RFC 7617.
+    const HEADER_VALUE: &str = "YWRtaW46a3ViZS1wYXNzLTc=";
+    let echo = Loopback::start(Arc::new(|request: &str| {
+        let status = json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
+            "code": 403,
+            "message": format!("forbidden for the request with {}", headers_of(request)),
+        });
+        Some(http(
+            "403 Forbidden",
+            "application/json",
+            &status.to_string(),
+        ))
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig_for_user(
+        dir.path(),
+        &echo.url(),
+        "username: admin\n    password: kube-pass-7",
+    );
+
+    let run = run(vec![
+        "convert".into(),
+        "--from-cluster".into(),
+        "--kubeconfig".into(),
+        config.display().to_string(),
+        "-n".into(),
+        "shop".into(),
+    ])
+    .await;
+
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        echo.requests().iter().any(|r| r.contains(HEADER_VALUE)),
+        "basic auth was sent: {:?}",
+        echo.requests()
+    );
+    assert!(
+        run.stderr.contains("forbidden") && run.stderr.contains("<redacted>"),
+        "{}",
+        run.stderr
+    );
+    for secret in [HEADER_VALUE, "kube-pass-7"] {
+        assert!(!run.all().contains(secret), "{secret}: {}", run.all());
+    }
 }
 
 /// Item 9: with `--retry-attempts 1`, a register whose answer is lost is read back: found, the

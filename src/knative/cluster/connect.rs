@@ -117,7 +117,8 @@ pub fn client_for(
 }
 
 /// The static credentials of the configuration, which a hostile server could echo into an error
-/// body: the bearer token (inline or from its file) and a basic-auth password. kube keeps them
+/// body: the bearer token (inline or from its file) and a basic-auth password, also as the
+/// base64 pair of the `Authorization` header. kube keeps them
 /// in `secrecy` strings; its own serializer writes them out, which is how they are read here.
 /// A token an `exec` plugin fetches later is not known.
 fn credentials_of(config: &Config) -> Redactor {
@@ -126,6 +127,13 @@ fn credentials_of(config: &Config) -> Redactor {
         .iter()
         .filter_map(|key| auth.get(*key).and_then(|v| v.as_str()).map(str::to_string))
         .collect();
+    // kube sends basic auth as `Authorization: Basic base64(user:password)`.
+    if let (Some(user), Some(password)) = (
+        auth.get("username").and_then(|v| v.as_str()),
+        auth.get("password").and_then(|v| v.as_str()),
+    ) {
+        secrets.push(crate::redact::basic_auth_credentials(user, password));
+    }
     if let Some(file) = &config.auth_info.token_file
         && let Ok(token) = std::fs::read_to_string(file)
     {

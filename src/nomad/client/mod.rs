@@ -78,7 +78,7 @@ impl NomadClient {
         let http = builder
             .build()
             .map_err(|e| NomadError::Config(format!("building the HTTP client: {e}")))?;
-        let redactor = Arc::new(Redactor::new(settings.secrets()));
+        let redactor = Arc::new(Redactor::new(settings.secrets().iter().map(String::as_str)));
         Ok(NomadClient {
             http,
             base,

@@ -130,17 +130,22 @@ impl ConnectionSettings {
     }
 
     /// Every credential that a server could echo back: the token and a password in the address.
-    pub(super) fn secrets(&self) -> Vec<&str> {
-        let mut secrets: Vec<&str> = self.token.iter().map(Secret::expose).collect();
+    pub(super) fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self.token.iter().map(|t| t.expose().to_string()).collect();
         let rest = self
             .address
             .split_once("://")
             .map_or(self.address.as_str(), |(_, rest)| rest);
         let authority = rest.split('/').next().unwrap_or(rest);
         if let Some((userinfo, _)) = authority.rsplit_once('@') {
-            secrets.push(userinfo);
-            if let Some((_, password)) = userinfo.split_once(':') {
-                secrets.push(password);
+            secrets.push(userinfo.to_string());
+            if let Some((user, password)) = userinfo.split_once(':') {
+                secrets.push(password.to_string());
+                // The header reqwest sends carries the decoded pair, base64-encoded.
+                let password = crate::redact::percent_decode(password);
+                secrets.push(password.to_string());
+                let user = crate::redact::percent_decode(user);
+                secrets.push(crate::redact::basic_auth_credentials(&user, &password));
             }
         }
         secrets
@@ -170,7 +175,10 @@ mod tests {
     fn the_displayed_address_has_no_password() {
         let settings = ConnectionSettings::plain("https://ops:hunter2@nomad.example:4646/ui");
         assert_eq!(settings.display_address(), "https://nomad.example:4646/ui");
-        assert!(settings.secrets().contains(&"hunter2"));
+        let secrets = settings.secrets();
+        assert!(secrets.contains(&"hunter2".to_string()));
+        // base64("ops:hunter2"), as in the Authorization header sent.
+        assert!(secrets.contains(&"b3BzOmh1bnRlcjI=".to_string()));
         assert_eq!(
             ConnectionSettings::plain("127.0.0.1:4646").display_address(),
             "127.0.0.1:4646"
