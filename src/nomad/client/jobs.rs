@@ -15,23 +15,12 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// `api.JobRegisterRequest`: `J` is the typed job, or a job in the server's JSON form sent back
+/// as it was read.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct RegisterRequest<'a> {
-    job: &'a Job,
-    enforce_index: bool,
-    job_modify_index: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    namespace: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<&'a str>,
-}
-
-/// A register request whose job is the server's JSON form, sent back as it was read.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct RegisterJsonRequest<'a> {
-    job: &'a Value,
+struct RegisterRequest<'a, J: Serialize> {
+    job: &'a J,
     enforce_index: bool,
     job_modify_index: u64,
     namespace: &'a str,
@@ -111,15 +100,7 @@ impl NomadClient {
         enforce_index: Option<u64>,
     ) -> Result<Indexed<RegisterResponse>, NomadError> {
         let ns = self.namespace_for(Some(job));
-        let request = RegisterRequest {
-            job,
-            enforce_index: enforce_index.is_some(),
-            job_modify_index: enforce_index.unwrap_or(0),
-            namespace: Some(&ns),
-            region: self.settings.region.as_deref(),
-        };
-        self.send_json_once(Method::PUT, "/v1/jobs", Some(&ns), &request)
-            .await
+        self.register_request_once(&ns, job, enforce_index).await
     }
 
     /// `PUT /v1/jobs` once with a job in the JSON form `GET /v1/job/:id` returned, unchanged,
@@ -131,7 +112,18 @@ impl NomadClient {
         job: &Value,
         enforce_index: Option<u64>,
     ) -> Result<Indexed<RegisterResponse>, NomadError> {
-        let request = RegisterJsonRequest {
+        self.register_request_once(namespace, job, enforce_index)
+            .await
+    }
+
+    /// `PUT /v1/jobs` once, never retried, with `job` in either form.
+    async fn register_request_once<J: Serialize>(
+        &self,
+        namespace: &str,
+        job: &J,
+        enforce_index: Option<u64>,
+    ) -> Result<Indexed<RegisterResponse>, NomadError> {
+        let request = RegisterRequest {
             job,
             enforce_index: enforce_index.is_some(),
             job_modify_index: enforce_index.unwrap_or(0),
@@ -167,21 +159,12 @@ impl NomadClient {
         id: &str,
         purge: bool,
     ) -> Result<Indexed<DeregisterResponse>, NomadError> {
-        let path = format!("/v1/job/{}", encode_segment(id));
         let query = if purge {
             vec![("purge", "true".to_string())]
         } else {
             vec![]
         };
-        self.call(
-            Method::DELETE,
-            &path,
-            Some(namespace),
-            &query,
-            None,
-            self.settings.request_timeout,
-        )
-        .await
+        self.delete_job(namespace, id, &query).await
     }
 
     /// `DELETE /v1/job/:id?no_shutdown_delay=true`: stop the job (not purged) without waiting
@@ -191,17 +174,22 @@ impl NomadClient {
         namespace: &str,
         id: &str,
     ) -> Result<Indexed<DeregisterResponse>, NomadError> {
+        let query = [("no_shutdown_delay", "true".to_string())];
+        self.delete_job(namespace, id, &query).await
+    }
+
+    /// `DELETE /v1/job/:id` with `query`, retried on transient failures (stopping a stopped
+    /// job again is harmless).
+    async fn delete_job(
+        &self,
+        namespace: &str,
+        id: &str,
+        query: &[(&str, String)],
+    ) -> Result<Indexed<DeregisterResponse>, NomadError> {
         let path = format!("/v1/job/{}", encode_segment(id));
-        let query = vec![("no_shutdown_delay", "true".to_string())];
-        self.call(
-            Method::DELETE,
-            &path,
-            Some(namespace),
-            &query,
-            None,
-            self.settings.request_timeout,
-        )
-        .await
+        let timeout = self.settings.request_timeout;
+        self.call(Method::DELETE, &path, Some(namespace), query, None, timeout)
+            .await
     }
 
     /// `GET /v1/job/:id/deployment`: the latest deployment, `None` when there is none.
