@@ -7,7 +7,7 @@
 //! yields only regular files inside it (a link leading out, a FIFO or a device stops loading,
 //! named), and reads are capped (docs/security.md).
 
-use super::jobspec::{HclFile, ReadBy, needs_nomad};
+use super::jobspec::{HclFile, ReadBy, read_ours};
 use crate::config::ConvertOptions;
 use crate::nomad::model::Job;
 use anyhow::{Context, Result, bail};
@@ -201,14 +201,12 @@ fn load_file(path: &Path) -> Result<Vec<Loaded>> {
     if !(name.ends_with(".hcl") || name.ends_with(".nomad")) {
         return Ok(ready(parse_json_jobs(&text, path)?, &file, ReadBy::Json).collect());
     }
-    if needs_nomad(path, &text) {
+    let Some(value) = read_ours(&text) else {
         return Ok(vec![Loaded::ForNomad(HclFile::new(
             path.to_path_buf(),
             text,
         ))]);
-    }
-    let value = crate::nomad::hcl::parse_job(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    };
     let job: Job = serde_json::from_value(value)
         .with_context(|| format!("{}: not a Nomad job", path.display()))?;
     Ok(ready(vec![job], &file, ReadBy::OurParser).collect())
