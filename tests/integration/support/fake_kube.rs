@@ -6,6 +6,7 @@
 //! It is not a general Kubernetes simulator: no writes, no field selectors, no resourceVersion
 //! semantics beyond what a single list-then-watch needs.
 
+use super::loopback_http::decode_query;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode};
@@ -130,7 +131,7 @@ fn answer(
     request: Request<Incoming>,
 ) -> Response<Body> {
     let path = request.uri().path().to_string();
-    let query = parse_query(request.uri().query().unwrap_or(""));
+    let query = decode_query(request.uri().query().unwrap_or(""));
     let rendered_query = query
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -398,34 +399,4 @@ fn matches_selector(object: &Value, selector: Option<&str>) -> bool {
             labels.get(term.trim()).is_some()
         }
     })
-}
-
-fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ascii");
-                out.push(u8::from_str_radix(hex, 16).expect("hex escape"));
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).expect("utf-8 query")
 }

@@ -64,18 +64,25 @@ pub fn reply(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
 
 /// The query parameters of a request, in order, percent-decoded (names may repeat).
 pub fn query_pairs(req: &Request<Incoming>) -> Vec<(String, String)> {
-    let query = req.uri().query().unwrap_or("");
+    decode_query(req.uri().query().unwrap_or(""))
+}
+
+/// A query string's `name=value` pairs, in order, percent-decoded (names may repeat): the one
+/// query decoder the doubles share (this server's, the Nomad double's, the fake Kubernetes API's).
+pub fn decode_query(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|kv| !kv.is_empty())
         .map(|kv| {
             let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
+            (percent_decode(k), percent_decode(v))
         })
         .collect()
 }
 
-fn decode(s: &str) -> String {
+/// `%XX` and `+` (a space) decoded; an invalid escape is kept as it is, and bytes that are not
+/// UTF-8 become U+FFFD.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

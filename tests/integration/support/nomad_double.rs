@@ -54,6 +54,8 @@
 
 pub mod parse;
 
+use super::loopback_http::{decode_query, percent_decode};
+
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -531,14 +533,7 @@ async fn read_request<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> Option
     let mut body = vec![0; length];
     reader.read_exact(&mut body).await.ok()?;
     let (path, query_text) = target.split_once('?').unwrap_or((target.as_str(), ""));
-    let query = query_text
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
+    let query = decode_query(query_text).into_iter().collect();
     Some(Request {
         method,
         path: percent_decode(path),
@@ -546,26 +541,6 @@ async fn read_request<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> Option
         headers,
         body,
     })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(hex) = std::str::from_utf8(&bytes[i + 1..i + 3])
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn reason(status: u16) -> &'static str {
