@@ -55,7 +55,9 @@ impl JobStage {
     }
 }
 
-fn short(id: &str) -> &str {
+/// An evaluation's or deployment's ID shortened to 8 characters, as Nomad's CLI shows them; the
+/// progress lines and this table name the same IDs the same way.
+pub(super) fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 

@@ -7,7 +7,7 @@
 //! failure (the connection dropped after the request was sent) the job is read back first, so
 //! that one run never registers the same job twice. Batching and the summary are in `mod.rs`.
 
-use crate::deploy::interrupt::{Board, JobStage};
+use crate::deploy::interrupt::{Board, JobStage, short};
 use crate::deploy::plan_view::{placement_reason, render_plan};
 use crate::nomad::client::{
     Deployment, DeploymentGroup, Evaluation, NomadClient, NomadError, QueryOptions,
@@ -121,10 +121,6 @@ pub struct PipelineOptions {
     /// Wait of each blocking query.
     pub blocking_wait: Duration,
     pub quiet: bool,
-}
-
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
 }
 
 fn first_line(text: &str) -> &str {
