@@ -21,18 +21,14 @@ pub fn document_chunks(text: &str) -> Vec<DocumentChunk<'_>> {
     let mut offset = 0usize;
     for (line_no, line) in (1usize..).zip(text.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
-        let is_marker = |m: &str| {
-            bare.strip_prefix(m)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-        };
-        if is_marker("---") || is_marker("...") {
+        if let Some(marker) = document_marker(bare) {
             chunks.push(DocumentChunk {
                 text: &text[start..offset],
                 first_line,
                 offset: start,
             });
             let rest = bare[3..].trim();
-            if is_marker("---") && !rest.is_empty() && !rest.starts_with('#') {
+            if marker == "---" && !rest.is_empty() && !rest.starts_with('#') {
                 // `--- {inline}`: keep the inline content as the next document's first line.
                 start = offset + 4;
                 first_line = line_no;
@@ -49,4 +45,13 @@ pub fn document_chunks(text: &str) -> Vec<DocumentChunk<'_>> {
         offset: start,
     });
     chunks
+}
+
+/// The document marker a line (without its line break) is: `---` or `...` at column 0, alone or
+/// followed by a space or tab.
+pub fn document_marker(line: &str) -> Option<&'static str> {
+    ["---", "..."].into_iter().find(|m| {
+        line.strip_prefix(m)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+    })
 }

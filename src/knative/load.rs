@@ -8,7 +8,7 @@
 
 use crate::files::{self, ReadError};
 use crate::findings::{Finding, Location};
-use crate::knative::documents::{DocumentChunk, document_chunks};
+use crate::knative::documents::{DocumentChunk, document_chunks, document_marker};
 use crate::knative::locate::{LocationIndex, child_index};
 use crate::knative::nesting::{self, MAX_NESTING};
 use crate::knative::redact;
@@ -223,19 +223,11 @@ fn strip_document_boms(text: String) -> String {
     let mut document_start = true;
     for line in text.split_inclusive('\n') {
         let bare = line.strip_prefix(BOM).unwrap_or(line);
-        let marker = is_document_marker(bare.trim_end_matches(['\n', '\r']));
+        let marker = document_marker(bare.trim_end_matches(['\n', '\r'])).is_some();
         out.push_str(if document_start || marker { bare } else { line });
         document_start = marker;
     }
     out
-}
-
-/// `---` or `...` at column 0, alone or followed by a space or tab.
-fn is_document_marker(line: &str) -> bool {
-    ["---", "..."].iter().any(|m| {
-        line.strip_prefix(m)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-    })
 }
 
 fn too_large(location: Location) -> Finding {
