@@ -1,9 +1,8 @@
 //! Flags of `platform`: where to write the Sablier and Traefik jobs, which routes to embed, and
 //! the settings they share with `convert` (`--config`, placement, service provider).
 
-use super::mapping::PlacementArgs;
+use super::mapping::{MappingArgs, PlacementArgs};
 use super::values::{FormatArg, ServiceProviderArg};
-use crate::config::ConvertOptions;
 use crate::platform::PlatformSettings;
 use clap::Args;
 use std::path::PathBuf;
@@ -37,25 +36,15 @@ pub struct PlatformArgs {
 }
 
 impl PlatformArgs {
-    /// The settings file, then these flags, as for `convert`.
+    /// The settings file, then these flags, layered as for `convert` (by the same code, so the
+    /// two commands cannot read a setting differently).
     pub fn settings(&self) -> anyhow::Result<PlatformSettings> {
-        let mut opts = match &self.config {
-            Some(path) => ConvertOptions::from_file(path)?,
-            None => ConvertOptions::default(),
+        let shared = MappingArgs {
+            config: self.config.clone(),
+            datacenters: self.datacenters.clone(),
+            service_provider: self.service_provider,
+            ..MappingArgs::default()
         };
-        if !self.datacenters.is_empty() {
-            opts.datacenters = self.datacenters.clone();
-        }
-        if let Some(p) = self.service_provider {
-            opts.service_provider = p.into();
-        }
-        if self.placement.region.is_some() {
-            opts.region = self.placement.region.clone();
-        }
-        if self.placement.namespace.is_some() {
-            opts.namespace_override = self.placement.namespace.clone();
-        }
-        opts.check()?;
-        PlatformSettings::from_options(&opts)
+        PlatformSettings::from_options(&shared.convert_options(&self.placement)?)
     }
 }
