@@ -23,13 +23,13 @@ pub struct KubeArgs {
 }
 
 impl KubeArgs {
-    /// The settings, with the default request timeout (`verify` takes it from its Nomad flags,
-    /// `convert --from-cluster` from [`ClusterArgs`]: one `--request-timeout` per command).
-    pub fn settings(&self) -> KubeSettings {
+    /// The settings, with the command's request timeout: `verify` takes it from its Nomad flags,
+    /// `convert --from-cluster` from [`ClusterArgs`] (one `--request-timeout` per command).
+    pub fn settings(&self, request_timeout: Duration) -> KubeSettings {
         KubeSettings {
             context: self.context.clone(),
             kubeconfig: self.kubeconfig.clone(),
-            request_timeout: None,
+            request_timeout: Some(request_timeout),
         }
     }
 }
@@ -97,10 +97,7 @@ pub struct ClusterArgs {
 impl ClusterArgs {
     /// How to reach the cluster, with this command's request timeout.
     pub fn kube_settings(&self) -> KubeSettings {
-        KubeSettings {
-            request_timeout: Some(self.request_timeout),
-            ..self.kube.settings()
-        }
+        self.kube.settings(self.request_timeout)
     }
 
     /// Which Services to read.

@@ -121,10 +121,7 @@ impl VerifyArgs {
             knative_host: f.knative_host.clone(),
             knative_service: f.knative_service.clone(),
             // One --request-timeout for both APIs the verifier talks to.
-            kube: crate::knative::cluster::KubeSettings {
-                request_timeout: Some(f.nomad.request_timeout),
-                ..f.kube.settings()
-            },
+            kube: f.kube.settings(f.nomad.request_timeout),
             knative_idle_wait: f.knative_idle_wait,
             nomad_url: f.nomad_url.clone(),
             nomad_host: f.nomad_host.clone(),

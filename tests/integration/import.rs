@@ -646,7 +646,7 @@ users:
     ])
     .cluster;
 
-    let connection = connect(&args.kube.settings()).await.unwrap();
+    let connection = connect(&args.kube_settings()).await.unwrap();
     let resolved = ClusterQuery::new(&args.selection(), Vec::new(), &connection).unwrap();
 
     assert_eq!(connection.origin.context.as_deref(), Some("shop"));
