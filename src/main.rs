@@ -8,7 +8,7 @@ use knative2nomad::cli::{
     CheckArgs, Cli, Command, ConvertArgs, MessageFormat, PlatformArgs, ValidateArgs,
 };
 use knative2nomad::findings::{self, Finding};
-use knative2nomad::output::{self, Durability, OutputFormat, Rendering};
+use knative2nomad::output::{self, Durability, OutputFormat};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -73,12 +73,7 @@ fn print_findings(batch: &Batch, format: MessageFormat) {
 }
 
 fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = args.mapping.convert_options(&args.placement)?;
-    opts.record_provenance = args.annotate;
-    let rendering = Rendering {
-        format: args.format.into(),
-        annotate: args.annotate,
-    };
+    let (opts, rendering) = args.conversion()?;
     let keep = batch::Keep {
         jobs: false,
         rendered: Some(rendering),
@@ -272,12 +267,7 @@ fn read_cluster(args: &ConvertArgs) -> anyhow::Result<Vec<knative2nomad::knative
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = args.mapping.convert_options(&args.placement)?;
-    opts.record_provenance = args.annotate;
-    let rendering = Rendering {
-        format: args.format.into(),
-        annotate: args.annotate,
-    };
+    let (opts, rendering) = args.conversion()?;
     let keep = batch::Keep {
         jobs: false,
         rendered: Some(rendering),

@@ -4,6 +4,8 @@
 use super::kube::ClusterArgs;
 use super::mapping::{MappingArgs, PlacementArgs};
 use super::values::FormatArg;
+use crate::config::ConvertOptions;
+use crate::output::Rendering;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -65,6 +67,37 @@ pub struct CheckArgs {
     pub mapping: MappingArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
+}
+
+impl ConvertArgs {
+    /// The conversion settings and how each job is rendered.
+    pub fn conversion(&self) -> anyhow::Result<(ConvertOptions, Rendering)> {
+        conversion(&self.mapping, &self.placement, self.format, self.annotate)
+    }
+}
+
+impl CheckArgs {
+    /// The conversion settings and rendering `convert` used with the same flags.
+    pub fn conversion(&self) -> anyhow::Result<(ConvertOptions, Rendering)> {
+        conversion(&self.mapping, &self.placement, self.format, self.annotate)
+    }
+}
+
+/// Made in one place for `convert` and `check`, so that `check` regenerates exactly what
+/// `convert` wrote: `--annotate` both records where each field came from and renders it.
+fn conversion(
+    mapping: &MappingArgs,
+    placement: &PlacementArgs,
+    format: FormatArg,
+    annotate: bool,
+) -> anyhow::Result<(ConvertOptions, Rendering)> {
+    let mut opts = mapping.convert_options(placement)?;
+    opts.record_provenance = annotate;
+    let rendering = Rendering {
+        format: format.into(),
+        annotate,
+    };
+    Ok((opts, rendering))
 }
 
 /// How findings are printed on stderr.
