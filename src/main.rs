@@ -340,18 +340,16 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
 fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     use knative2nomad::deploy::jobspec::{HclFile, check_declared, needs_nomad};
-    let cluster = match args.nomad.settings_if_given() {
-        Some(settings) => Some(cluster_client(settings)?),
-        None => None,
-    };
-    let runtime = match cluster {
-        Some(_) => Some(tokio::runtime::Runtime::new()?),
+    use knative2nomad::nomad::validate::{read_job_file, validate_file, validate_value};
+    // The cluster, when one is given, and the runtime its client runs on.
+    let nomad = match args.nomad.settings_if_given() {
+        Some(settings) => Some((cluster_client(settings)?, tokio::runtime::Runtime::new()?)),
         None => None,
     };
     // With a cluster, HCL this tool did not write is read by the cluster's own parser, with the
     // input variables given (as `deploy` reads it).
     let values = knative2nomad::deploy::variables::Values::collect(&args.variables.variables())?;
-    let for_nomad: Vec<HclFile> = match cluster {
+    let for_nomad: Vec<HclFile> = match nomad {
         Some(_) => args
             .files
             .iter()
@@ -367,65 +365,67 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     }
     let mut bad = 0;
     for file in &args.files {
+        let Some((client, rt)) = &nomad else {
+            bad += usize::from(!report_validation(file, validate_file(file)));
+            continue;
+        };
         let hcl = for_nomad.iter().find(|h| &h.path == file);
-        let (mut problems, job) = match (hcl, &cluster, &runtime) {
-            (Some(hcl), Some(client), Some(rt)) => {
-                match rt.block_on(hcl.parse_with_nomad(client, &values)) {
-                    Ok(value) => (
-                        knative2nomad::nomad::validate::validate_value(&value),
-                        serde_json::from_value(value).map_err(|e| format!("wrong type: {e}")),
-                    ),
-                    Err(problem) => {
-                        let prefix = format!("{}: ", file.display());
-                        let problem = problem
-                            .strip_prefix(&prefix)
-                            .unwrap_or(&problem)
-                            .to_string();
-                        (vec![problem.clone()], Err(problem))
+        let (mut problems, job) = match hcl {
+            Some(hcl) => match rt.block_on(hcl.parse_with_nomad(client, &values)) {
+                Ok(value) => (
+                    validate_value(&value),
+                    serde_json::from_value(value).map_err(|e| format!("wrong type: {e}")),
+                ),
+                Err(problem) => {
+                    let prefix = format!("{}: ", file.display());
+                    let problem = problem
+                        .strip_prefix(&prefix)
+                        .unwrap_or(&problem)
+                        .to_string();
+                    (vec![problem.clone()], Err(problem))
+                }
+            },
+            None => (validate_file(file), read_job_file(file)),
+        };
+        match job {
+            Ok(job) => match rt.block_on(client.validate(&job)) {
+                Ok(answer) => {
+                    let answer = answer.value;
+                    for e in answer.validation_errors.unwrap_or_default() {
+                        problems.push(format!("cluster: {e}"));
+                    }
+                    if !answer.warnings.trim().is_empty() {
+                        eprintln!(
+                            "{}: cluster warning: {}",
+                            file.display(),
+                            answer.warnings.trim()
+                        );
                     }
                 }
-            }
-            _ => (
-                knative2nomad::nomad::validate::validate_file(file),
-                knative2nomad::nomad::validate::read_job_file(file),
-            ),
-        };
-        if let (Some(client), Some(rt)) = (&cluster, &runtime) {
-            match job {
-                Ok(job) => match rt.block_on(client.validate(&job)) {
-                    Ok(answer) => {
-                        let answer = answer.value;
-                        for e in answer.validation_errors.unwrap_or_default() {
-                            problems.push(format!("cluster: {e}"));
-                        }
-                        if !answer.warnings.trim().is_empty() {
-                            eprintln!(
-                                "{}: cluster warning: {}",
-                                file.display(),
-                                answer.warnings.trim()
-                            );
-                        }
-                    }
-                    Err(e) => problems.push(format!("cluster validation failed: {e}")),
-                },
-                Err(e) => problems.push(e),
-            }
+                Err(e) => problems.push(format!("cluster validation failed: {e}")),
+            },
+            Err(e) => problems.push(e),
         }
-        if problems.is_empty() {
-            println!("{}: valid", file.display());
-        } else {
-            bad += 1;
-            problems.dedup();
-            for p in problems {
-                eprintln!("{}: {p}", file.display());
-            }
-        }
+        bad += usize::from(!report_validation(file, problems));
     }
     Ok(if bad == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One file's verdict: `valid` on stdout, or its problems on stderr; true when it is valid.
+fn report_validation(file: &std::path::Path, mut problems: Vec<String>) -> bool {
+    if problems.is_empty() {
+        println!("{}: valid", file.display());
+        return true;
+    }
+    problems.dedup();
+    for p in problems {
+        eprintln!("{}: {p}", file.display());
+    }
+    false
 }
 
 fn platform(args: PlatformArgs) -> anyhow::Result<ExitCode> {
