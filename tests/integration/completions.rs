@@ -39,6 +39,7 @@ fn the_subcommand_list_is_the_one_users_see() {
         "verify",
         "completions",
         "man",
+        "platform",
     ] {
         assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
