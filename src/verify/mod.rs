@@ -173,21 +173,7 @@ fn run_inner(args: &VerifySettings) -> anyhow::Result<u8> {
     }));
     let restored = match &job {
         None => true,
-        Some(job) => match runtime.block_on(job.restore(args.scale_timeout)) {
-            Ok(message) => {
-                if let Some(message) = message {
-                    eprintln!("{message}");
-                }
-                true
-            }
-            Err(e) => {
-                eprintln!(
-                    "error: could not restore job {} group {} to count {}: {e:#}",
-                    job.job, job.group, job.count
-                );
-                false
-            }
-        },
+        Some(job) => runtime.block_on(job.restore_and_report(args.scale_timeout)),
     };
     let verdict = match result {
         Ok(verdict) => verdict?,

@@ -324,6 +324,27 @@ impl NomadJob {
         )))
     }
 
+    /// [`restore`](Self::restore), saying on stderr how it went (the run's end and the signal
+    /// handler both put the job back this way); false when the job could not be put back.
+    pub async fn restore_and_report(&self, timeout: Duration) -> bool {
+        match self.restore(timeout).await {
+            Ok(message) => {
+                // None: the other caller restored it first and said so.
+                if let Some(message) = message {
+                    eprintln!("{message}");
+                }
+                true
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: could not restore job {} group {} to count {}: {e:#}",
+                    self.job, self.group, self.count
+                );
+                false
+            }
+        }
+    }
+
     async fn scale(&self, count: i64, deadline: Instant) -> anyhow::Result<()> {
         if let Some(b) = self.bounds
             && !b.allows(count)

@@ -20,15 +20,7 @@ pub fn restore_on_signal(runtime: &tokio::runtime::Runtime, job: Arc<NomadJob>, 
             "{name} received: putting job {} group {} back before exiting",
             job.job, job.group
         );
-        match job.restore(timeout).await {
-            Ok(Some(message)) => eprintln!("{message}"),
-            // The run's own restore got there first and said so.
-            Ok(None) => {}
-            Err(e) => eprintln!(
-                "error: could not restore job {} group {} to count {}: {e:#}",
-                job.job, job.group, job.count
-            ),
-        }
+        job.restore_and_report(timeout).await;
         std::process::exit(code);
     });
 }
