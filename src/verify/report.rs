@@ -68,8 +68,6 @@ pub struct WarmSummary {
     /// How many of `raw_ms` each block holds, in order (block i was run next to the other
     /// platform's block i).
     pub block_sizes: Vec<usize>,
-    #[serde(skip)]
-    blocks: Vec<Vec<f64>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -106,7 +104,7 @@ impl Report {
             seed: args.seed,
             equivalence: s.equivalence,
             nomad_cold_start,
-            warm_blocks: warm.first().map_or(0, |w| w.blocks.len() as u32),
+            warm_blocks: warm.first().map_or(0, |w| w.block_sizes.len() as u32),
             poll_schedule: format!(
                 "an attempt every max({} ms, {} % of the time since the start), at most {} ms",
                 POLL_MIN.as_secs_f64() * 1e3,
@@ -116,11 +114,10 @@ impl Report {
         };
         let warm: Vec<WarmSummary> = warm
             .into_iter()
-            .map(|w| (w.name, w.result, w.blocks))
-            .map(|(platform, r, blocks)| WarmSummary {
+            .map(|w| (w.name, w.result, w.block_sizes))
+            .map(|(platform, r, block_sizes)| WarmSummary {
                 platform,
-                block_sizes: blocks.iter().map(Vec::len).collect(),
-                blocks,
+                block_sizes,
                 requested: r.requested,
                 ok: r.ok,
                 errors: r.errors,
@@ -494,6 +491,21 @@ impl Report {
     }
 }
 
+impl WarmSummary {
+    /// Each block's latencies, ms, in block order: `raw_ms` cut at `block_sizes`.
+    fn blocks(&self) -> Vec<Vec<f64>> {
+        let mut rest = self.raw_ms.as_slice();
+        self.block_sizes
+            .iter()
+            .map(|&n| {
+                let (block, after) = rest.split_at(n.min(rest.len()));
+                rest = after;
+                block.to_vec()
+            })
+            .collect()
+    }
+}
+
 impl Timing {
     /// One line for people: the method, and for polling its resolution against the median.
     fn describe(&self, schedule: &str) -> String {
@@ -614,8 +626,8 @@ fn compare_all(
         if q == 0.5 || expected >= stats::min_samples(q) {
             out.push(stats::compare_blocks(
                 &format!("warm {}", q_name(q)),
-                &kw.blocks,
-                &nw.blocks,
+                &kw.blocks(),
+                &nw.blocks(),
                 q,
                 s,
                 &mut rng,
@@ -709,6 +721,28 @@ async fn push_unnamed(url: &str, text: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_blocks_are_the_raw_latencies_cut_at_the_block_sizes() {
+        let w = WarmSummary {
+            platform: "nomad",
+            requested: 5,
+            ok: 5,
+            errors: 0,
+            achieved_rate: 0.0,
+            p50_ms: 0.0,
+            p90_ms: 0.0,
+            p99_ms: 0.0,
+            p999_ms: 0.0,
+            max_ms: 0.0,
+            raw_ms: vec![1.0, 2.0, 3.0, 4.0, 5.0],
+            block_sizes: vec![2, 0, 3],
+        };
+        assert_eq!(
+            w.blocks(),
+            vec![vec![1.0, 2.0], vec![], vec![3.0, 4.0, 5.0]]
+        );
+    }
 
     #[test]
     fn a_pushgateway_password_is_never_shown() {

@@ -56,11 +56,12 @@ impl Plan {
     }
 }
 
-/// One platform's warm load: everything merged, and each block's latencies (ms) in block order.
+/// One platform's warm load: everything merged (`result.raw_ms` block after block), and how
+/// many of those latencies each block holds, in block order.
 pub struct Measured {
     pub name: &'static str,
     pub result: LoadResult,
-    pub blocks: Vec<Vec<f64>>,
+    pub block_sizes: Vec<usize>,
 }
 
 /// Run the plan on both platforms, alternating blocks; `on_done` is called after every response.
@@ -78,26 +79,24 @@ pub fn run(
         Measured {
             name: sides[0].0,
             result: LoadResult::empty()?,
-            blocks: Vec::new(),
+            block_sizes: Vec::new(),
         },
         Measured {
             name: sides[1].0,
             result: LoadResult::empty()?,
-            blocks: Vec::new(),
+            block_sizes: Vec::new(),
         },
     ];
     for _ in 0..plan.blocks() {
         for which in [0, 1] {
             let (name, target) = sides[which];
-            let mut r = load::open_loop_on(target, &block, &mut connections[which], on_done)
+            let r = load::open_loop_on(target, &block, &mut connections[which], on_done)
                 .map_err(|e| e.context(format!("warm load on {name}")))?;
-            let raw = std::mem::take(&mut r.raw_ms);
             let merged = &mut out[which];
             merged.result.requested += r.requested;
             merged.result.elapsed += r.elapsed;
+            merged.block_sizes.push(r.raw_ms.len());
             merged.result.merge(r)?;
-            merged.result.raw_ms.extend_from_slice(&raw);
-            merged.blocks.push(raw);
         }
     }
     Ok(out)
