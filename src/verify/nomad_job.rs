@@ -137,12 +137,13 @@ impl NomadJob {
         if original["Stop"] == true {
             bail!("job {job} is stopped; run it before measuring it");
         }
-        let groups = original["TaskGroups"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let Some(found) = groups.iter().find(|g| g["Name"] == group.as_str()) else {
-            let names: Vec<&str> = groups.iter().filter_map(|g| g["Name"].as_str()).collect();
+        let Some(found) = group_of(&original, &group) else {
+            let names: Vec<&str> = original["TaskGroups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g["Name"].as_str())
+                .collect();
             bail!(
                 "job {job} has no group {group:?} (its groups: {}); choose one with --nomad-group",
                 names.join(", ")
@@ -175,9 +176,7 @@ impl NomadJob {
     /// Whether Sablier starts this group (`sablier.enable = "true"` in the group's meta or the
     /// job's, as Sablier's Nomad provider reads it).
     pub fn sablier_managed(&self) -> bool {
-        let group = self.original["TaskGroups"]
-            .as_array()
-            .and_then(|gs| gs.iter().find(|g| g["Name"] == self.group.as_str()));
+        let group = group_of(&self.original, &self.group);
         [group.map(|g| &g["Meta"]), Some(&self.original["Meta"])]
             .into_iter()
             .flatten()
@@ -294,7 +293,8 @@ impl NomadJob {
             return Ok(None);
         }
         writes.closed = true;
-        if !writes.scaled && !writes.stopped && writes.stopped_at.is_none() && !writes.ran {
+        // (`stopped_at` is only ever set with `stopped`.)
+        if !writes.scaled && !writes.stopped && !writes.ran {
             return Ok(Some(format!(
                 "job {} group {} was not changed (count {})",
                 self.job, self.group, self.count
@@ -426,11 +426,7 @@ impl NomadJob {
             .job(&self.namespace, &self.job)
             .await
             .ok()
-            .and_then(|j| {
-                let groups = j.value["TaskGroups"].as_array()?.clone();
-                let group = groups.iter().find(|g| g["Name"] == self.group.as_str())?;
-                ScalingBounds::of_group(group, self.count)
-            });
+            .and_then(|j| ScalingBounds::of_group(group_of(&j.value, &self.group)?, self.count));
         let bounds = match (now, self.bounds) {
             (Some(now), Some(then)) if now != then => {
                 format!("{now} (it was {then} when the run started)")
@@ -626,6 +622,14 @@ pub struct Breakdown {
     pub scheduled_ms: Option<f64>,
     pub started_ms: Option<f64>,
     pub healthy_ms: Option<f64>,
+}
+
+/// The task group called `name` in a job as the API returns it.
+fn group_of<'a>(job: &'a Value, name: &str) -> Option<&'a Value> {
+    job["TaskGroups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["Name"] == name)
 }
 
 fn parse_rfc3339_nanos(s: &str) -> Option<i128> {
