@@ -4,39 +4,16 @@
 //! Traefik's Nomad provider does; with none it answers 503 at once. The scale-to-zero path
 //! (Traefik with the Sablier middleware and hops) is `traefik_double.rs`.
 
-use super::verify_fixtures::{serve, text};
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Request, Response};
+use super::verify_fixtures::{forward, serve, text};
+use hyper::Request;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The `http` ports of the group's healthy allocations (`NomadDouble::service_ports`).
 pub type Ports = Arc<dyn Fn() -> Vec<u16> + Send + Sync>;
 
-/// Forward `path` to 127.0.0.1:`port` on a new connection; the answer's status, body and
-/// `x-k2n-instance` header come back.
-async fn forward(client: &reqwest::Client, port: u16, path: &str) -> Response<Full<Bytes>> {
-    match client
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .send()
-        .await
-    {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let instance = r.headers().get("x-k2n-instance").cloned();
-            let body = r.bytes().await.unwrap_or_default();
-            let mut out = Response::new(Full::new(body));
-            *out.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-            if let Some(v) = instance {
-                out.headers_mut().insert("x-k2n-instance", v);
-            }
-            out
-        }
-        Err(_) => text(502, "Bad Gateway"),
-    }
-}
-
+/// A client that opens a new connection per request, so each one reaches whatever allocation
+/// is there now.
 fn no_pool() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -64,7 +41,9 @@ impl Router {
             async move {
                 let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
                 match ports().first() {
-                    Some(port) => forward(&client, *port, path).await,
+                    Some(port) => forward(&client, *port, path)
+                        .await
+                        .unwrap_or_else(|_| text(502, "Bad Gateway")),
                     None => text(503, "no available server"),
                 }
             }

@@ -8,16 +8,13 @@
 //!
 //! The router in front of Nomad allocations is in `nomad_router.rs`.
 
+use super::loopback_http::{bind, serve_on};
 use super::nomad_double::{AllocOutcome, AllocationRunner, AllocationSpec, BoxFuture};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -161,32 +158,38 @@ impl AllocationRunner for ProcessRunner {
     }
 }
 
-/// Serve `handler` over HTTP/1.1 on 127.0.0.1:0 until the returned task is aborted.
+/// Serve `handler` over HTTP/1.1 on 127.0.0.1:0 until the returned task is aborted
+/// (`loopback_http`'s server, on a listener bound here).
 pub async fn serve<F, Fut>(handler: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
 where
     F: Fn(Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let handler = handler.clone();
-                    async move { Ok::<_, Infallible>(handler(req).await) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, task)
+    let (listener, addr) = bind().await;
+    (addr, serve_on(listener, handler))
+}
+
+/// Forward a GET of `path` to 127.0.0.1:`port` (what the activator and the router do); the
+/// answer's status, body and `x-k2n-instance` header come back. Err when the upstream could
+/// not be reached or read: each caller answers that in its own words.
+pub async fn forward(
+    client: &reqwest::Client,
+    port: u16,
+    path: &str,
+) -> reqwest::Result<Response<Full<Bytes>>> {
+    let r = client
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let instance = r.headers().get("x-k2n-instance").cloned();
+    let body = r.bytes().await.unwrap_or_default();
+    let mut out = Response::new(Full::new(body));
+    *out.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    if let Some(v) = instance {
+        out.headers_mut().insert("x-k2n-instance", v);
+    }
+    Ok(out)
 }
 
 struct ActivatorState {
@@ -295,24 +298,9 @@ impl Activator {
                 };
                 let resp = if FnProcess::wait_ready(backend, alive).await {
                     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-                    match client
-                        .get(format!("http://127.0.0.1:{backend}{path}"))
-                        .send()
+                    forward(&client, backend, path)
                         .await
-                    {
-                        Ok(r) => {
-                            let status = r.status().as_u16();
-                            let instance = r.headers().get("x-k2n-instance").cloned();
-                            let body = r.bytes().await.unwrap_or_default();
-                            let mut out = Response::new(Full::new(body));
-                            *out.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            if let Some(v) = instance {
-                                out.headers_mut().insert("x-k2n-instance", v);
-                            }
-                            out
-                        }
-                        Err(_) => text(502, "upstream failed"),
-                    }
+                        .unwrap_or_else(|_| text(502, "upstream failed"))
                 } else {
                     text(503, "revision failed to start")
                 };
