@@ -5,7 +5,7 @@
 
 use crate::support::nomad_double::{DoubleConfig, NomadDouble};
 use crate::support::verify_fixtures::{
-    Activator, FnProcess, ProcessRunner, PushSink, StallServer, free_port,
+    Activator, FnProcess, ProcessRunner, PushSink, StallServer, free_port, register, run_cli,
 };
 use assert_cmd::Command;
 use knative2nomad::verify::http1::Target;
@@ -372,17 +372,7 @@ async fn setup(knative_delay_ms: u64, nomad_delay_ms: u64) -> Setup {
             "Networks": [{"ReservedPorts": [{"Label": "http", "Value": port}]}],
             "Tasks": [{"Name": "fn", "Driver": "docker", "Config": {"image": "example/fn:1"},
                        "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}});
-    let resp = reqwest::Client::new()
-        .put(format!("{}/v1/jobs", double.address()))
-        .json(&job)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "register: {}",
-        resp.text().await.unwrap()
-    );
+    register(&double, &job).await;
     let activator = Activator::start(knative_delay_ms, Duration::from_millis(150)).await;
     Setup {
         nomad_address: double.address(),
@@ -432,27 +422,7 @@ async fn run_verify_env(
     .map(|s| s.to_string())
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
-    let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::cargo_bin("knative2nomad").unwrap();
-        match kubeconfig {
-            Some(path) => cmd.env("KUBECONFIG", path),
-            None => cmd.env_remove("KUBECONFIG"),
-        };
-        cmd.args(&args)
-            .env_remove("NOMAD_TOKEN")
-            .env_remove("NOMAD_NAMESPACE")
-            .env_remove("NOMAD_REGION")
-            .timeout(Duration::from_secs(110))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_cli(args, kubeconfig).await
 }
 
 fn count(report: &Value, platform: &str, valid: bool) -> usize {

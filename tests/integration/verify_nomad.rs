@@ -8,7 +8,7 @@
 use crate::support::activation::ActivationPath;
 use crate::support::nomad_double::{DoubleConfig, Fault, FaultKind, NomadDouble};
 use crate::support::nomad_router::Router;
-use crate::support::verify_fixtures::{Activator, ProcessRunner};
+use crate::support::verify_fixtures::{Activator, ProcessRunner, plain_job, register, run_cli};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,19 +36,6 @@ fn minimal_service() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/services/01-minimal.yaml")
 }
 
-/// A hand-written job whose group has a dynamic port and an optional scaling block.
-fn plain_job(id: &str, count: i64, scaling: Option<Value>) -> Value {
-    let mut group = json!({"Name": id, "Count": count,
-        "Networks": [{"DynamicPorts": [{"Label": "http"}]}],
-        "Tasks": [{"Name": id, "Driver": "docker", "Config": {"image": "example/fn:1"},
-                   "Resources": {"CPU": 100, "MemoryMB": 64}}]});
-    if let Some(s) = scaling {
-        group["Scaling"] = s;
-    }
-    json!({"Job": {"ID": id, "Name": id, "Type": "service", "Datacenters": ["*"],
-                   "TaskGroups": [group]}})
-}
-
 struct Cluster {
     double: NomadDouble,
     runner: ProcessRunner,
@@ -66,13 +53,7 @@ async fn cluster(runner: ProcessRunner) -> Cluster {
 
 impl Cluster {
     async fn register(&self, body: &Value) {
-        let resp = reqwest::Client::new()
-            .put(format!("{}/v1/jobs", self.double.address()))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+        register(&self.double, body).await;
     }
 
     /// Wait (at most 30 s) until the group has `n` healthy allocations.
@@ -156,27 +137,9 @@ fn verify_args(knative_url: &str, nomad_url: &str, job: &str, address: &str) -> 
     .collect()
 }
 
-/// Run verify to its end; (exit code, stdout, stderr).
+/// Run verify to its end, without kube access; (exit code, stdout, stderr).
 async fn run(args: Vec<String>) -> (i32, String, String) {
-    let out = tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("knative2nomad")
-            .unwrap()
-            .args(&args)
-            .env_remove("KUBECONFIG")
-            .env_remove("NOMAD_TOKEN")
-            .env_remove("NOMAD_NAMESPACE")
-            .env_remove("NOMAD_REGION")
-            .timeout(Duration::from_secs(110))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_cli(args, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

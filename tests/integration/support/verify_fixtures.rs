@@ -4,12 +4,14 @@
 //!   `k2n-fn-server` per allocation, on the group's reserved `http` port;
 //! - [`Activator`]: a proxy that, like Knative's activator, holds a request while it starts the
 //!   function process, and stops the process after an idle period (scale to zero);
-//! - [`PushSink`]: a Pushgateway stand-in that records what was pushed.
+//! - [`PushSink`]: a Pushgateway stand-in that records what was pushed;
+//! - [`run_cli`]: one `knative2nomad` run with a controlled environment;
+//! - [`register`] and [`plain_job`]: a job registered with the Nomad double.
 //!
 //! The router in front of Nomad allocations is in `nomad_router.rs`.
 
 use super::loopback_http::{bind, serve_on};
-use super::nomad_double::{AllocOutcome, AllocationRunner, AllocationSpec, BoxFuture};
+use super::nomad_double::{AllocOutcome, AllocationRunner, AllocationSpec, BoxFuture, NomadDouble};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Request, Response};
@@ -30,6 +32,62 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// Run `knative2nomad ARGS` to its end (at most 110 s) with `KUBECONFIG` set to `kubeconfig`
+/// (removed when None) and no Nomad token, namespace or region from the environment; returns
+/// (exit code, stdout, stderr).
+pub async fn run_cli(args: Vec<String>, kubeconfig: Option<PathBuf>) -> (i32, String, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = assert_cmd::Command::cargo_bin("knative2nomad").unwrap();
+        match kubeconfig {
+            Some(path) => cmd.env("KUBECONFIG", path),
+            None => cmd.env_remove("KUBECONFIG"),
+        };
+        cmd.args(&args)
+            .env_remove("NOMAD_TOKEN")
+            .env_remove("NOMAD_NAMESPACE")
+            .env_remove("NOMAD_REGION")
+            .timeout(Duration::from_secs(110))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Register `body` (a `{"Job": …}` register body) with the Nomad double; panics unless it
+/// accepted it.
+pub async fn register(double: &NomadDouble, body: &Value) {
+    let resp = reqwest::Client::new()
+        .put(format!("{}/v1/jobs", double.address()))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "register: {}",
+        resp.text().await.unwrap()
+    );
+}
+
+/// A hand-written job whose group has a dynamic `http` port and an optional scaling block.
+pub fn plain_job(id: &str, count: i64, scaling: Option<Value>) -> Value {
+    let mut group = json!({"Name": id, "Count": count,
+        "Networks": [{"DynamicPorts": [{"Label": "http"}]}],
+        "Tasks": [{"Name": id, "Driver": "docker", "Config": {"image": "example/fn:1"},
+                   "Resources": {"CPU": 100, "MemoryMB": 64}}]});
+    if let Some(s) = scaling {
+        group["Scaling"] = s;
+    }
+    json!({"Job": {"ID": id, "Name": id, "Type": "service", "Datacenters": ["*"],
+                   "TaskGroups": [group]}})
 }
 
 /// A running function process; killed (and reaped) on drop.
