@@ -22,8 +22,10 @@
 
 use crate::support::nomad_double::{DoubleConfig, NomadDouble};
 use crate::support::nomad_router::Router;
-use crate::support::verify_fixtures::{Activator, FnProcess, ProcessRunner, free_port};
-use serde_json::{Value, json};
+use crate::support::verify_fixtures::{
+    Activator, FnProcess, ProcessRunner, free_port, plain_job, register,
+};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,17 +86,9 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+/// The median (NaN when empty): the verifier's own quantile, type 7, at 0.5.
+fn median(v: &[f64]) -> f64 {
+    knative2nomad::verify::stats::quantile(v, 0.5)
 }
 
 /// Verdicts by metric over the runs: (metric, FAIL, INCONCLUSIVE, PASS, ratios).
@@ -133,7 +127,7 @@ impl Tally {
             let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             println!(
                 "| {metric} | {fail} | {inc} | {pass} | {:.3} | {lo:.3}–{hi:.3} |",
-                median(ratios.clone())
+                median(ratios)
             );
         }
     }
@@ -278,18 +272,7 @@ async fn verify_bias_benchmark() {
                 ..DoubleConfig::default()
             })
             .await;
-            let job = json!({"Job": {"ID": "fn", "Name": "fn", "Type": "service",
-                "Datacenters": ["*"], "TaskGroups": [{"Name": "fn", "Count": 1,
-                    "Networks": [{"DynamicPorts": [{"Label": "http"}]}],
-                    "Tasks": [{"Name": "fn", "Driver": "docker", "Config": {"image": "example/fn:1"},
-                               "Resources": {"CPU": 100, "MemoryMB": 64}}]}]}});
-            let registered = reqwest::Client::new()
-                .put(format!("{}/v1/jobs", double.address()))
-                .json(&job)
-                .send()
-                .await
-                .unwrap();
-            assert!(registered.status().is_success());
+            register(&double, &plain_job("fn", 1, None)).await;
             let router = Router::start(double.service_ports("default", "fn", "fn", "http")).await;
             let activator = Activator::start(delay, Duration::from_millis(150)).await;
             let dir = tempfile::tempdir().unwrap();
@@ -328,13 +311,13 @@ async fn verify_bias_benchmark() {
             // The double's own part: from the clock's start to the task's StartedAt (the
             // scale request, the evaluation, the placement), before the process even starts.
             let scheduling = median(
-                report["cold_samples"]
+                &report["cold_samples"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .filter(|s| s["platform"] == "nomad" && s["valid"] == true)
                     .filter_map(|s| s["started_ms"].as_f64())
-                    .collect(),
+                    .collect::<Vec<f64>>(),
             );
             let resolution = report["cold_timing"]
                 .as_array()
@@ -361,8 +344,8 @@ async fn verify_bias_benchmark() {
         println!(
             "delay {delay} ms: difference of medians, median over runs {:+.2} % (largest |difference| {worst:.2} %); \
              nomad task started after {:.2} ms (median over runs); nomad resolution max over runs {:.3} ms",
-            median(diffs.clone()),
-            median(schedulings),
+            median(&diffs),
+            median(&schedulings),
             resolutions.iter().copied().fold(0.0f64, f64::max)
         );
     }
