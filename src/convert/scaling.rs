@@ -36,8 +36,8 @@ pub struct Scale {
     pub metric: String,
     pub target: Option<f64>,
     pub utilization: f64,
-    pub window_seconds: u64,
-    /// The stable window (annotation or the cluster default), for the idle mapping.
+    /// The stable window (annotation or the cluster default): the Autoscaler's query window, and
+    /// for the idle mapping.
     pub window: Duration,
     pub scale_down_delay_seconds: u64,
     /// min-scale 0 kept through Sablier (not `--scale-to-zero none`).
@@ -138,7 +138,6 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
     let window = annotations
         .duration(ctx, &key("window"), None, Duration::ZERO)
         .unwrap_or(ctx.opts.knative_defaults.stable_window);
-    let window_seconds = window.as_secs();
     let scale_down_delay_seconds = seconds(ctx, "scale-down-delay", Some("scaleDownDelay"), 0);
     let scales_to_zero = min == 0 && ctx.opts.scale_to_zero == ScaleToZero::Sablier;
     let (mut activation, mut retention) = (1, None);
@@ -207,7 +206,6 @@ pub fn read(ctx: &mut Ctx<'_>, svc: &KnativeService) -> Option<Scale> {
         metric,
         target,
         utilization,
-        window_seconds,
         window,
         scale_down_delay_seconds,
         scales_to_zero,
@@ -286,13 +284,7 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
         min = 1;
     }
     let max = if scale.max == 0 {
-        let cap = ctx.opts.default_max_scale.max(min);
-        ctx.report(
-            "K2N021",
-            &path_of("max-scale"),
-            format!("max-scale is unlimited in Knative; the scaling maximum is set to {cap}"),
-        );
-        cap
+        unlimited_max(ctx, min)
     } else {
         scale.max.max(min)
     };
@@ -314,14 +306,7 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
             format!("min-scale {}", scale.min)
         },
     );
-    ctx.note(
-        format!("{g}/scaling/max"),
-        if scale.max == 0 {
-            format!("max-scale unlimited: --default-max-scale {max}")
-        } else {
-            format!("max-scale {max}")
-        },
-    );
+    note_max(ctx, scale, max);
     if min == max {
         return; // a fixed size: nothing to autoscale
     }
@@ -331,7 +316,7 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
     check.insert("query".into(), json!(query));
     check.insert(
         "query_window".into(),
-        json!(format!("{}s", scale.window_seconds.max(10))),
+        json!(format!("{}s", scale.window.as_secs().max(10))),
     );
     check.insert(
         "strategy".into(),
@@ -360,13 +345,7 @@ pub fn apply(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut
 /// and no Autoscaler policy.
 fn apply_sablier(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: &mut TaskGroup) {
     let max = if scale.max == 0 {
-        let cap = ctx.opts.default_max_scale.max(scale.activation);
-        ctx.report(
-            "K2N021",
-            &path_of("max-scale"),
-            format!("max-scale is unlimited in Knative; the scaling maximum is set to {cap}"),
-        );
-        cap
+        unlimited_max(ctx, scale.activation)
     } else {
         scale.max
     };
@@ -411,6 +390,28 @@ fn apply_sablier(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: 
         format!("{g}/scaling/min"),
         "min-scale 0: Nomad refuses any scale below scaling.min, Sablier's too",
     );
+    note_max(ctx, scale, max);
+    ctx.note(
+        format!("{g}/scaling/enabled"),
+        "Sablier owns the count; an Autoscaler policy would fight it",
+    );
+}
+
+/// The scaling maximum for Knative's unlimited max-scale (0): `--default-max-scale`, at least
+/// `floor`; reported (K2N021), since Nomad's scaling block needs a maximum.
+fn unlimited_max(ctx: &mut Ctx<'_>, floor: u64) -> u64 {
+    let cap = ctx.opts.default_max_scale.max(floor);
+    ctx.report(
+        "K2N021",
+        &path_of("max-scale"),
+        format!("max-scale is unlimited in Knative; the scaling maximum is set to {cap}"),
+    );
+    cap
+}
+
+/// The `--annotate` comment of the group's scaling maximum `max`.
+fn note_max(ctx: &mut Ctx<'_>, scale: &Scale, max: u64) {
+    let g = ctx.group_path();
     ctx.note(
         format!("{g}/scaling/max"),
         if scale.max == 0 {
@@ -418,10 +419,6 @@ fn apply_sablier(ctx: &mut Ctx<'_>, svc: &KnativeService, scale: &Scale, group: 
         } else {
             format!("max-scale {max}")
         },
-    );
-    ctx.note(
-        format!("{g}/scaling/enabled"),
-        "Sablier owns the count; an Autoscaler policy would fight it",
     );
 }
 
@@ -492,7 +489,10 @@ fn policy_check(
     );
     ctx.note(
         format!("{g}/scaling/policy/check[{check}]/query_window"),
-        format!("autoscaling.knative.dev/window ({}s)", scale.window_seconds),
+        format!(
+            "autoscaling.knative.dev/window ({}s)",
+            scale.window.as_secs()
+        ),
     );
     ctx.report(
         "K2N025",
