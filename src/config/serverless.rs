@@ -129,6 +129,12 @@ fn duration(key: &str, value: &str) -> Result<Duration> {
         .with_context(|| format!("{key}: {value:?} is not a duration such as 2s or 500ms"))
 }
 
+/// Whether `host` (as written in a URL or `host:port`) names the loopback interface: the hop
+/// must, and a `sablier-url` that does is served by Traefik's loopback `sablier` entry point.
+pub fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
 impl Serverless {
     pub(super) fn apply(&mut self, file: ServerlessFile) -> Result<()> {
         let ServerlessFile {
@@ -185,7 +191,7 @@ impl Serverless {
         );
         let (host, port) = self.hop_host_port()?;
         anyhow::ensure!(
-            host == "127.0.0.1" || host == "localhost" || host == "[::1]",
+            is_loopback_host(host),
             "serverless.hop-address must be a loopback address (the hop must never be public), not {host:?}"
         );
         anyhow::ensure!(port > 0, "serverless.hop-address needs a port");

@@ -14,9 +14,12 @@ pub mod routes;
 pub mod sablier;
 pub mod traefik;
 
+use crate::config::serverless::is_loopback_host;
 use crate::config::{ConvertOptions, Serverless, ServiceProvider};
 use crate::nomad::SECOND;
-use crate::nomad::model::{Job, Service, ServiceCheck, TaskGroup};
+use crate::nomad::model::{
+    Job, Resources, Service, ServiceCheck, Task, TaskGroup, WorkloadIdentity,
+};
 use crate::output::{GENERATED_MARKER, JobFile, OutputFormat, OutputWriter, WriteReport};
 use anyhow::{Result, bail};
 use routes::RouteFile;
@@ -37,7 +40,6 @@ pub struct PlatformSettings {
     /// Traefik's loopback `sablier` entry point (host:port), when the plugin's `sablierUrl`
     /// points at one; Sablier's service tags then route it to Sablier.
     pub sablier_entry_point: Option<String>,
-    pub sablier_behind_traefik: bool,
 }
 
 /// A Nomad namespace name as Nomad accepts it (letters, digits and `-`, at most 128); it is also
@@ -57,7 +59,7 @@ fn loopback_address(url: &str) -> Option<String> {
             if scheme == "https" { "443" } else { "80" }.to_string(),
         ),
     };
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]").then(|| format!("{host}:{port}"))
+    is_loopback_host(host).then(|| format!("{host}:{port}"))
 }
 
 impl PlatformSettings {
@@ -84,7 +86,6 @@ impl PlatformSettings {
             datacenters: opts.datacenters.clone(),
             service_provider: opts.service_provider,
             serverless: opts.serverless.clone(),
-            sablier_behind_traefik: sablier_entry_point.is_some(),
             sablier_entry_point,
         })
     }
@@ -135,6 +136,28 @@ impl PlatformSettings {
             meta,
             ..Job::default()
         }
+    }
+}
+
+/// A platform task: the docker driver with `config`, `cpu` MHz and 128 MB, and the default
+/// workload identity (no name) in NOMAD_TOKEN, renewed by restarting the task; no token is
+/// ever written in the job.
+fn docker_task(name: &str, config: serde_json::Map<String, serde_json::Value>, cpu: i64) -> Task {
+    Task {
+        name: Some(name.to_string()),
+        driver: Some("docker".to_string()),
+        config,
+        identity: Some(WorkloadIdentity {
+            env: Some(true),
+            change_mode: Some("restart".to_string()),
+            ..WorkloadIdentity::default()
+        }),
+        resources: Some(Resources {
+            cpu: Some(cpu),
+            memory_mb: Some(128),
+            ..Resources::default()
+        }),
+        ..Task::default()
     }
 }
 

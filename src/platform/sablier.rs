@@ -6,11 +6,9 @@
 //! over the Task API socket in the secrets directory: no token is ever written in a job or a
 //! file. The identity needs the ACL policy [`acl_policy`] (applied with `-job sablier`).
 
-use super::PlatformSettings;
+use super::{PlatformSettings, docker_task};
 use crate::nomad::SECOND;
-use crate::nomad::model::{
-    Job, NetworkResource, Port, Resources, Task, TaskGroup, WorkloadIdentity,
-};
+use crate::nomad::model::{Job, NetworkResource, Port, TaskGroup};
 use crate::traefik::SABLIER;
 use serde_json::json;
 
@@ -43,26 +41,10 @@ pub fn job(settings: &PlatformSettings) -> Job {
     config.insert("image".into(), json!(serverless.sablier_image));
     config.insert("args".into(), json!(args));
     config.insert("ports".into(), json!(["http"]));
-    let task = Task {
-        name: Some(JOB.to_string()),
-        driver: Some("docker".to_string()),
-        config,
-        // The default identity (no name): in NOMAD_TOKEN, renewed by restarting the task.
-        identity: Some(WorkloadIdentity {
-            env: Some(true),
-            change_mode: Some("restart".to_string()),
-            ..WorkloadIdentity::default()
-        }),
-        resources: Some(Resources {
-            cpu: Some(100),
-            memory_mb: Some(128),
-            ..Resources::default()
-        }),
-        ..Task::default()
-    };
+    let task = docker_task(JOB, config, 100);
     // When the plugin reaches Sablier through Traefik's loopback `sablier` entry point, these
     // tags give that entry point its router (the Sablier job always runs, so they always exist).
-    let tags = if settings.sablier_behind_traefik {
+    let tags = if settings.sablier_entry_point.is_some() {
         vec![
             "traefik.enable=true".to_string(),
             format!("traefik.http.routers.{JOB}.entrypoints={SABLIER}"),

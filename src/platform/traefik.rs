@@ -8,12 +8,10 @@
 //! holds the task's workload-identity token (`{{ env "NOMAD_TOKEN" }}`); each route file is
 //! embedded as its own template in the file provider's directory.
 
-use super::PlatformSettings;
 use super::routes::RouteFile;
+use super::{PlatformSettings, docker_task};
 use crate::config::ServiceProvider;
-use crate::nomad::model::{
-    Job, NetworkResource, Port, Resources, Task, TaskGroup, Template, WorkloadIdentity,
-};
+use crate::nomad::model::{Job, NetworkResource, Port, Task, TaskGroup, Template};
 use crate::traefik::static_config::{
     CatalogProvider, Endpoint, EntryPoint, Experimental, FileProvider, Ping, Plugin, Providers,
     StaticConfig,
@@ -133,21 +131,8 @@ pub fn job(settings: &PlatformSettings, routes: &[RouteFile]) -> Result<Job> {
     );
     config.insert("ports".into(), json!(["web", "internal"]));
     let task = Task {
-        name: Some(JOB.to_string()),
-        driver: Some("docker".to_string()),
-        config,
-        identity: Some(WorkloadIdentity {
-            env: Some(true),
-            change_mode: Some("restart".to_string()),
-            ..WorkloadIdentity::default()
-        }),
         templates,
-        resources: Some(Resources {
-            cpu: Some(200),
-            memory_mb: Some(128),
-            ..Resources::default()
-        }),
-        ..Task::default()
+        ..docker_task(JOB, config, 200)
     };
     let port = |label: &str, host: u16, to: i64| Port {
         label: Some(label.to_string()),
