@@ -18,6 +18,6 @@ pub use atomic::{
 pub use check::{CheckReport, Checker};
 pub use format::{
     GENERATED_MARKER, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, is_generated, render,
-    render_route, render_with,
+    render_route, render_with, route_namespace,
 };
 pub use write::{JobFile, OutputWriter, WriteReport};

@@ -5,7 +5,7 @@
 //! drops every definition of a name that two files define differently).
 
 use crate::config::Serverless;
-use crate::output::{GENERATED_MARKER, ROUTE_EXTENSION};
+use crate::output::{GENERATED_MARKER, ROUTE_EXTENSION, route_namespace};
 use crate::traefik::dynamic::DynamicConfig;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
@@ -89,14 +89,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The namespace the route's first line names (`… (Nomad namespace NS, job ID) …`).
+/// The namespace the route's first line names must be the platform's.
 fn check_namespace(path: &Path, text: &str, namespace: &str) -> Result<()> {
-    let first = text.lines().next().unwrap_or_default();
-    let named = first
-        .split_once("(Nomad namespace ")
-        .and_then(|(_, rest)| rest.split_once(", job "))
-        .map(|(ns, _)| ns);
-    match named {
+    match route_namespace(text) {
         Some(ns) if ns == namespace => Ok(()),
         Some(ns) => bail!(
             "{}: the route is for Nomad namespace {ns:?}, but this platform serves {namespace:?} (one Sablier serves one namespace: run a platform per namespace, --nomad-namespace)",
