@@ -116,14 +116,6 @@ impl DynamicConfig {
             .chain(http.middlewares.keys().map(|k| ("middleware", k.as_str())))
             .chain(http.services.keys().map(|k| ("service", k.as_str())))
     }
-
-    /// The Sablier groups this configuration's middlewares wake.
-    pub fn sablier_groups(&self) -> impl Iterator<Item = &str> {
-        self.http
-            .middlewares
-            .values()
-            .map(|m| m.plugin.sablier.group.as_str())
-    }
 }
 
 #[cfg(test)]
