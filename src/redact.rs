@@ -33,23 +33,17 @@ impl Redactor {
     /// A redactor for these secrets; empty strings are ignored.
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Redactor {
         let mut needles = Vec::new();
+        // A quoted form as it appears inside a longer quoted string: without its quotes.
+        let unquoted =
+            |quoted: String| match quoted.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(inner) => inner.to_string(),
+                None => quoted,
+            };
         for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
-            let json = serde_json::to_string(secret).unwrap_or_default();
-            let json_inner = json
-                .strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .unwrap_or(&json)
-                .to_string();
-            let debug = format!("{secret:?}");
-            let debug_inner = debug
-                .strip_prefix('"')
-                .and_then(|s| s.strip_suffix('"'))
-                .unwrap_or(&debug)
-                .to_string();
             for form in [
                 secret.to_string(),
-                json_inner,
-                debug_inner,
+                unquoted(serde_json::to_string(secret).unwrap_or_default()),
+                unquoted(format!("{secret:?}")),
                 percent_encode(secret),
             ] {
                 if !form.is_empty() && !needles.contains(&form) {
