@@ -254,23 +254,8 @@ async fn a_cluster_local_service_wakes_on_the_internal_entry_point_only() {
     opts.serverless.ready_after = Duration::ZERO;
     let converted = batch::run(&["testdata/services/29-cluster-local.yaml".into()], &opts);
     let service = &converted.services[0];
-    let routes = tempfile::tempdir().unwrap();
-    let file = service.route_file().expect("scales to zero");
-    std::fs::write(
-        routes.path().join(file.path.file_name().unwrap()),
-        &*file.text.unwrap(),
-    )
-    .unwrap();
-    let job = serde_json::json!({"Job": service.job().unwrap()});
-    let registered = reqwest::Client::new()
-        .put(format!("{}/v1/jobs", nomad.address()))
-        .json(&job)
-        .send()
-        .await
-        .unwrap();
+    let registered = path.deploy_converted(&nomad.address(), service).await;
     assert!(registered.status().is_success());
-    path.load_routes(routes.path());
-    path.sablier.scan().await.unwrap();
 
     let host = "internal.default.example.com";
     let public = path.get(host, "/").await;

@@ -33,19 +33,8 @@ async fn cold_starts(ready_after: Duration, runs: usize) -> Vec<Duration> {
     opts.knative_defaults.stable_window = Duration::from_millis(300);
     opts.knative_defaults.scale_to_zero_grace_period = Duration::ZERO;
     let converted = batch::run(&["testdata/services/01-minimal.yaml".into()], &opts);
-    let service = &converted.services[0];
-    let routes = tempfile::tempdir().unwrap();
-    let file = service.route_file().unwrap();
-    std::fs::write(routes.path().join("hello.yml"), &*file.text.unwrap()).unwrap();
-    let job = serde_json::json!({"Job": service.job().unwrap()});
-    reqwest::Client::new()
-        .put(format!("{}/v1/jobs", nomad.address()))
-        .json(&job)
-        .send()
-        .await
-        .unwrap();
-    path.load_routes(routes.path());
-    path.sablier.scan().await.unwrap();
+    path.deploy_converted(&nomad.address(), &converted.services[0])
+        .await;
     let count = || {
         nomad.job("default", "hello").unwrap()["TaskGroups"][0]["Count"]
             .as_i64()

@@ -15,6 +15,7 @@
 
 use super::sablier_double::{SablierConfig, SablierDouble};
 use super::traefik_double::TraefikDouble;
+use knative2nomad::batch::ServiceOutcome;
 use knative2nomad::config::ConvertOptions;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -66,6 +67,33 @@ impl ActivationPath {
     /// Loads the route files (`OUT/traefik`) into the proxy.
     pub fn load_routes(&self, dir: &Path) {
         self.traefik.load_routes(dir);
+    }
+
+    /// Puts a Service converted in-process (with [`Self::configure`]'s settings) on the path:
+    /// its job registered through the Nomad API at `nomad_address`, its route loaded into the
+    /// proxy, and one Sablier discovery run. Returns the registration's answer.
+    pub async fn deploy_converted(
+        &self,
+        nomad_address: &str,
+        service: &ServiceOutcome,
+    ) -> reqwest::Response {
+        let routes = tempfile::tempdir().unwrap();
+        let file = service.route_file().expect("scales to zero");
+        std::fs::write(
+            routes.path().join(file.path.file_name().unwrap()),
+            &*file.text.unwrap(),
+        )
+        .unwrap();
+        let job = serde_json::json!({"Job": service.job().unwrap()});
+        let registered = reqwest::Client::new()
+            .put(format!("{nomad_address}/v1/jobs"))
+            .json(&job)
+            .send()
+            .await
+            .unwrap();
+        self.load_routes(routes.path());
+        self.sablier.scan().await.unwrap();
+        registered
     }
 
     /// The proxy's public entry point, e.g. `http://127.0.0.1:41234/`.
