@@ -713,9 +713,25 @@ async fn push_unnamed(url: &str, text: &str) -> anyhow::Result<()> {
     }
     if !status.is_success() {
         let body = resp.text().await.unwrap_or_default();
-        anyhow::bail!("the Pushgateway answered {status}: {}", body.trim());
+        let body = credentials_of(url).redact(body.trim()).into_owned();
+        anyhow::bail!("the Pushgateway answered {status}: {body}");
     }
     Ok(())
+}
+
+/// The credentials of a `user:password@` URL as a server could echo them back: the password
+/// as written and decoded, and the `Authorization: Basic` value reqwest sends for them.
+fn credentials_of(url: &str) -> crate::redact::Redactor {
+    use crate::redact::{Redactor, basic_auth_credentials, percent_decode};
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Redactor::default();
+    };
+    let Some(password) = parsed.password() else {
+        return Redactor::default();
+    };
+    let decoded = percent_decode(password);
+    let header = basic_auth_credentials(&percent_decode(parsed.username()), &decoded);
+    Redactor::new([password, decoded.as_ref(), header.as_str()])
 }
 
 #[cfg(test)]
@@ -755,6 +771,50 @@ mod tests {
             "http://127.0.0.1:9091/metrics/job/k2n"
         );
         assert!(!displayable_url("http://ci:hunter2@[::1").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_pushgateway_echoing_the_request_does_not_get_the_password_printed() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let echo = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers and the short body arrive before the client waits for an answer.
+            while !request.ends_with(b"x 1\n") {
+                let n = stream.read(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&chunk[..n]);
+            }
+            let body = String::from_utf8_lossy(&request).into_owned();
+            let response = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(response.as_bytes()).unwrap();
+            body
+        });
+        let url = format!("http://ci:p%40ss@127.0.0.1:{port}/metrics/job/k2n");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = runtime.block_on(push(&url, "x 1\n")).unwrap_err();
+        let echoed = echo.join().unwrap();
+        // base64("ci:p@ss"), RFC 7617: what the server received and sent back.
+        assert!(echoed.contains("Basic Y2k6cEBzcw=="), "{echoed}");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("500") && text.contains("<redacted>"),
+            "{text}"
+        );
+        for secret in ["Y2k6cEBzcw==", "p@ss", "p%40ss"] {
+            assert!(!text.contains(secret), "{secret}: {text}");
+        }
     }
 
     #[test]
