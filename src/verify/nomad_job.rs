@@ -500,7 +500,8 @@ impl NomadJob {
                         .is_some_and(|b| b.contains("Enforcing job modify index")) =>
                 {
                     return Err(Refused(format!(
-                        "job {} changed while the verifier had it stopped, so its original spec                          was not registered over that change: {}",
+                        "job {} changed while the verifier had it stopped, so its original spec \
+                         was not registered over that change: {}",
                         self.job,
                         e.body().unwrap_or_default().trim()
                     ))
