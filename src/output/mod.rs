@@ -17,7 +17,8 @@ pub use atomic::{
 };
 pub use check::{CheckReport, Checker};
 pub use format::{
-    GENERATED_MARKER, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, is_generated, render,
-    render_route, render_with, route_namespace,
+    GENERATED_MARKER, OutputFormat, ROUTE_EXTENSION, ROUTES_DIR, Rendering, is_generated,
+    platform_job_marker, platform_policy_marker, render, render_route, render_with,
+    route_namespace,
 };
 pub use write::{JobFile, OutputWriter, WriteReport};

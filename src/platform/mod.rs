@@ -20,7 +20,9 @@ use crate::nomad::SECOND;
 use crate::nomad::model::{
     Job, Resources, Service, ServiceCheck, Task, TaskGroup, WorkloadIdentity,
 };
-use crate::output::{GENERATED_MARKER, JobFile, OutputFormat, OutputWriter, WriteReport};
+use crate::output::{
+    JobFile, OutputFormat, OutputWriter, WriteReport, platform_job_marker, platform_policy_marker,
+};
 use anyhow::{Result, bail};
 use routes::RouteFile;
 use std::borrow::Cow;
@@ -211,7 +213,8 @@ pub fn build(
         files.push((
             PathBuf::from(&file),
             format!(
-                "{GENERATED_MARKER} (platform): the ACL policy of the {id} job's workload identity.\n# nomad acl policy apply -namespace {ns} -job {id} k2n-{id} {file}\n{policy}"
+                "{}\n# nomad acl policy apply -namespace {ns} -job {id} k2n-{id} {file}\n{policy}",
+                platform_policy_marker(id)
             ),
         ));
     }
@@ -227,9 +230,8 @@ pub fn build(
 fn job_text(job: &Job, format: OutputFormat) -> String {
     match format {
         OutputFormat::Hcl => {
-            let mut text = format!(
-                "{GENERATED_MARKER} (platform). Change the settings (--config) and run knative2nomad platform again.\n"
-            );
+            let mut text = platform_job_marker();
+            text.push('\n');
             crate::nomad::hcl::render_job_into(&mut text, job);
             text
         }
@@ -259,6 +261,7 @@ pub fn write(platform: &Platform, dir: &Path, force: bool) -> WriteReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::GENERATED_MARKER;
 
     #[test]
     fn a_loopback_sablier_url_becomes_an_entry_point() {
@@ -306,6 +309,8 @@ mod tests {
         );
         for (_, text) in &platform.files {
             assert!(text.starts_with(GENERATED_MARKER));
+            // So that `platform` run again replaces its own files.
+            assert!(crate::output::is_generated(text), "{text}");
             assert!(!text.to_ascii_lowercase().contains("secret_id"));
         }
     }

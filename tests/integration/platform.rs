@@ -225,3 +225,47 @@ fn refuses_routes_that_would_not_work_in_one_traefik() {
         ));
     assert!(!platform.path().join("out").exists(), "nothing written");
 }
+
+/// `platform` run again with other settings replaces the files it wrote (jobs and policies),
+/// as `convert -o` does, and still refuses a file it did not write.
+#[test]
+fn platform_again_replaces_its_own_files_only() {
+    let src = sources();
+    let out = tempfile::tempdir().unwrap();
+    k2n()
+        .arg("convert")
+        .arg(src.path())
+        .arg("-o")
+        .arg(out.path())
+        .assert()
+        .success();
+    let platform = tempfile::tempdir().unwrap();
+    let run = |config: Option<&Path>| {
+        let mut cmd = k2n();
+        cmd.args(["platform", "-o"])
+            .arg(platform.path())
+            .arg("--routes")
+            .arg(out.path().join("traefik"));
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.assert()
+    };
+    run(None).success();
+    let config = out.path().join("settings.yaml");
+    std::fs::write(&config, "serverless:\n  web-port: 8088\n").unwrap();
+    run(Some(&config))
+        .success()
+        .stderr(predicate::str::contains("not overwritten").not());
+    let traefik = std::fs::read_to_string(platform.path().join("traefik.nomad.hcl")).unwrap();
+    assert!(traefik.contains("8088"), "{traefik}");
+
+    std::fs::write(platform.path().join("sablier.policy.hcl"), "# mine\n").unwrap();
+    run(None).failure().stderr(predicate::str::contains(
+        "sablier.policy.hcl exists and was not written by knative2nomad; not overwritten",
+    ));
+    assert_eq!(
+        std::fs::read_to_string(platform.path().join("sablier.policy.hcl")).unwrap(),
+        "# mine\n"
+    );
+}
