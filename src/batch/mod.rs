@@ -205,11 +205,9 @@ pub fn run_emitting(
                 files.extend(found.inputs);
                 skipped.extend(found.skipped);
             }
-            Err(f) => {
-                let mut batch = Batch::default();
-                batch.other_findings.push(*f);
-                return batch;
-            }
+            // A directory that cannot be walked is its own error; the other inputs still
+            // convert.
+            Err(f) => skipped.push(*f),
         }
     }
     let read: Vec<Result<Input, Box<Finding>>> =

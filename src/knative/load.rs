@@ -597,10 +597,22 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<ExpandedPaths, Box<Finding>> {
                 format!("cannot read directory: {e}"),
             ))
         };
+        let ignore = IgnoreList::read(path).map_err(|why| {
+            Box::new(Finding::new(
+                "K2N110",
+                Location {
+                    file: Arc::from(path.join(IGNORE_FILE).display().to_string()),
+                    line: 0,
+                    column: 0,
+                },
+                "",
+                format!("cannot read {IGNORE_FILE}: {why}; the directory is not converted"),
+            ))
+        })?;
         let tree = Tree {
             root: path,
             canonical_root: std::fs::canonicalize(path).map_err(cannot_read)?,
-            ignore: IgnoreList::read(path),
+            ignore,
         };
         let mut found = ExpandedPaths::default();
         tree.walk(path, &mut found).map_err(cannot_read)?;
@@ -709,16 +721,30 @@ struct IgnoreList {
     patterns: Vec<String>,
 }
 
+/// The ignore list's name, in the root of a directory input.
+const IGNORE_FILE: &str = ".k2nignore";
+
 impl IgnoreList {
-    fn read(root: &Path) -> IgnoreList {
-        let text = std::fs::read_to_string(root.join(".k2nignore")).unwrap_or_default();
-        IgnoreList {
+    /// The root's ignore list; empty when there is none. Read like any input (a regular file,
+    /// not through a link, capped): a FIFO there would block the walk and a link could lead out
+    /// of the tree. Unreadable is an error, not an empty list, since converting what the user
+    /// meant to exclude is worse than converting nothing.
+    fn read(root: &Path) -> Result<IgnoreList, String> {
+        let bytes = match files::read_regular(&root.join(IGNORE_FILE), false, 1024 * 1024) {
+            Ok(bytes) => bytes,
+            Err(files::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(IgnoreList::default());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+        Ok(IgnoreList {
             patterns: text
                 .lines()
                 .map(|l| l.trim().trim_matches('/').to_string())
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .collect(),
-        }
+        })
     }
 
     fn matches(&self, relative: &Path) -> bool {

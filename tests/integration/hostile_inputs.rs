@@ -570,3 +570,46 @@ async fn item1_an_unreadable_secret_from_the_cluster_is_not_quoted() {
     assert!(!text.contains(marker), "{text}");
     assert!(text.contains("not a readable Secret"), "{text}");
 }
+
+/// A `.k2nignore` is read like any input: a FIFO there does not block the walk, a link is not
+/// followed out of the tree, and either stops that directory (converting what the user meant
+/// to exclude would be worse) while the other inputs are still converted.
+#[test]
+fn an_ignore_list_that_is_a_fifo_or_a_link_stops_its_directory_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "good.yaml", SERVICE);
+    write(
+        d,
+        "piped/svc.yaml",
+        &SERVICE.replace("name: hello", "name: piped"),
+    );
+    mkfifo(&d.join("piped/.k2nignore"));
+    write(d, "outside-patterns", "svc.yaml\n");
+    write(
+        d,
+        "linked/svc.yaml",
+        &SERVICE.replace("name: hello", "name: linked"),
+    );
+    std::os::unix::fs::symlink(d.join("outside-patterns"), d.join("linked/.k2nignore")).unwrap();
+
+    for (tree, why) in [
+        ("piped", "not a regular file (a FIFO)"),
+        ("linked", "is a symbolic link"),
+    ] {
+        let r = run(d, &["convert", tree, "good.yaml"], Duration::from_secs(20));
+        assert_eq!(r.code, Some(1), "{tree}: {}", r.all());
+        assert!(
+            r.stderr.contains("error[K2N110]")
+                && r.stderr.contains(&format!("cannot read .k2nignore: {why}")),
+            "{tree}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.contains("job \"hello\""), "{tree}: {}", r.stdout);
+        assert!(
+            !r.stdout.contains(&format!("job \"{tree}\"")),
+            "{tree}: {}",
+            r.stdout
+        );
+    }
+}
