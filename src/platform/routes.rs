@@ -42,8 +42,13 @@ pub fn read_routes(dir: &Path, namespace: &str, serverless: &Serverless) -> Resu
     let mut routes = Vec::new();
     let mut defined: BTreeMap<(&'static str, String), PathBuf> = BTreeMap::new();
     for path in paths {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        // Typed on the opened file, not through a link, capped: the walk's check of the entry
+        // could be stale by now.
+        let limit = crate::knative::load::MAX_INPUT_BYTES as u64;
+        let bytes = crate::files::read_regular(&path, false, limit)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("reading {}: not UTF-8 text", path.display()))?;
         if !text.starts_with(GENERATED_MARKER) {
             continue;
         }
