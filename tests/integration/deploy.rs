@@ -4,6 +4,7 @@
 //! double's request log.
 
 use crate::support::TestPki;
+use crate::support::binary;
 use crate::support::nomad_double::{
     DoubleConfig, Fault, FaultKind, NomadDouble, SimulatedRunner, TokenPolicy,
 };
@@ -16,6 +17,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The connection settings of the `nomad` CLI that the live test passes through from the
+/// environment (NOMAD_ADDR first).
 const NOMAD_VARS: [&str; 10] = [
     "NOMAD_ADDR",
     "NOMAD_TOKEN",
@@ -62,30 +65,23 @@ struct Run {
     stderr: String,
 }
 
-/// Run the binary with a clean Nomad environment plus `env`, off the async runtime so the
+/// Run `deploy` with a clean Nomad environment plus `env`, off the async runtime so the
 /// double keeps serving.
 async fn deploy(args: Vec<String>, env: Vec<(&'static str, String)>) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let mut command = Command::cargo_bin("knative2nomad").unwrap();
-        for var in NOMAD_VARS {
-            command.env_remove(var);
-        }
-        command
-            .arg("deploy")
-            .args(["--retry-base-delay", "5ms"])
-            .args(&args);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let output = command.output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    let mut command = binary::knative2nomad();
+    command
+        .arg("deploy")
+        .args(["--retry-base-delay", "5ms"])
+        .args(&args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = binary::output(command, Duration::from_secs(120)).await;
+    Run {
+        code: output.code.unwrap_or(-1),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    }
 }
 
 fn paths(files: &[PathBuf]) -> Vec<String> {
@@ -1090,10 +1086,7 @@ async fn validate_also_asks_the_cluster_when_an_address_is_given() {
         let job = job.clone();
         let address = address.clone();
         tokio::task::spawn_blocking(move || {
-            let mut command = Command::cargo_bin("knative2nomad").unwrap();
-            for var in NOMAD_VARS {
-                command.env_remove(var);
-            }
+            let mut command = binary::knative2nomad();
             command.arg("validate").arg(&job).env("NOMAD_ADDR", address);
             if let Some(t) = token {
                 command.env("NOMAD_TOKEN", t);

@@ -5,9 +5,9 @@
 //! parser reads those files as convert's JSON is `nomad_oracle`'s check). Every test skips with
 //! a notice when `../shared/tools/nomad-jobspec2/jobspec2json` is absent.
 
+use crate::support::binary;
 use crate::support::nomad_double::parse::jobspec2json;
 use crate::support::nomad_double::{DoubleConfig, NomadDouble, RequestRecord, TokenPolicy};
-use assert_cmd::Command;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -91,29 +91,17 @@ struct Run {
 
 /// Runs the binary off the async runtime with no Nomad variables but `env`.
 async fn run(args: Vec<String>, env: Vec<(&'static str, String)>) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let mut command = Command::cargo_bin("knative2nomad").unwrap();
-        for (name, _) in std::env::vars() {
-            if name.starts_with("NOMAD_") {
-                command.env_remove(name);
-            }
-        }
-        command.args(&args);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let output = command
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    let mut command = binary::knative2nomad();
+    command.args(&args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = binary::output(command, std::time::Duration::from_secs(120)).await;
+    Run {
+        code: output.code.unwrap_or(-1),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    }
 }
 
 fn deploy_args(double: &NomadDouble, file: &Path, extra: &[&str]) -> Vec<String> {

@@ -6,8 +6,8 @@
 //! anywhere, nothing sent elsewhere, an exit instead of a hang) and bounds every child process
 //! with a watchdog instead of timing it.
 
+use crate::support::binary;
 use crate::support::nomad_double::{DoubleConfig, Fault, FaultKind, NomadDouble, SimulatedRunner};
-use assert_cmd::Command;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -161,22 +161,14 @@ impl Run {
 /// Kubernetes variables from the environment, killed by the watchdog if it outlives it (the
 /// exit code is then `None`).
 async fn run(args: Vec<String>) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let mut command = Command::cargo_bin("knative2nomad").unwrap();
-        for (name, _) in std::env::vars() {
-            if name.starts_with("NOMAD_") || name == "KUBECONFIG" {
-                command.env_remove(name);
-            }
-        }
-        let output = command.args(&args).timeout(WATCHDOG).output().unwrap();
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    })
-    .await
-    .unwrap()
+    let mut command = binary::knative2nomad();
+    command.args(&args);
+    let output = binary::output(command, WATCHDOG).await;
+    Run {
+        code: output.code,
+        stdout: output.stdout,
+        stderr: output.stderr,
+    }
 }
 
 /// Item 4: a Nomad address that answers 307 to another host never gets the token sent there.

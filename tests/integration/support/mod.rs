@@ -1,10 +1,11 @@
-//! Shared test support: the Nomad API double, the fake Kubernetes API, the verifier's process
+//! Shared test support: running the binary with a clean environment, the Nomad API double, the fake Kubernetes API, the verifier's process
 //! fixtures and the verifier's minimal proxies in front of Nomad allocations, the scale-to-zero
 //! request path (a Sablier API double and a Traefik stand-in, started together by
 //! `activation::ActivationPath`) and a throwaway PKI for TLS tests. Not
 //! used by the shipped binary; every address here is loopback.
 
 pub mod activation;
+pub mod binary;
 pub mod fake_kube;
 pub mod jobspec2;
 pub mod loopback_http;

@@ -35,30 +35,16 @@ pub fn free_port() -> u16 {
 }
 
 /// Run `knative2nomad ARGS` to its end (at most 110 s) with `KUBECONFIG` set to `kubeconfig`
-/// (removed when None) and no Nomad token, namespace or region from the environment; returns
-/// (exit code, stdout, stderr).
+/// (removed when None) and no Nomad setting from the environment; returns (exit code, stdout,
+/// stderr).
 pub async fn run_cli(args: Vec<String>, kubeconfig: Option<PathBuf>) -> (i32, String, String) {
-    let out = tokio::task::spawn_blocking(move || {
-        let mut cmd = assert_cmd::Command::cargo_bin("knative2nomad").unwrap();
-        match kubeconfig {
-            Some(path) => cmd.env("KUBECONFIG", path),
-            None => cmd.env_remove("KUBECONFIG"),
-        };
-        cmd.args(&args)
-            .env_remove("NOMAD_TOKEN")
-            .env_remove("NOMAD_NAMESPACE")
-            .env_remove("NOMAD_REGION")
-            .timeout(Duration::from_secs(110))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut command = super::binary::knative2nomad();
+    if let Some(path) = kubeconfig {
+        command.env("KUBECONFIG", path);
+    }
+    command.args(&args);
+    let out = super::binary::output(command, Duration::from_secs(110)).await;
+    (out.code.unwrap_or(-1), out.stdout, out.stderr)
 }
 
 /// Register `body` (a `{"Job": …}` register body) with the Nomad double; panics unless it
