@@ -25,7 +25,7 @@ fn job(id: &str) -> Job {
                        "Config": {"image": "ghcr.io/example/app:1", "ports": ["http"]},
                        "Resources": {"CPU": 100, "MemoryMB": 64}}]}]
     });
-    serde_json::from_value(value).unwrap_or_default()
+    serde_json::from_value(value).expect("the benchmark's job is a Nomad job")
 }
 
 struct RunResult {
@@ -98,6 +98,8 @@ fn deploy_benchmark() {
             result.blocking,
             result.exit_code
         );
+        // Figures of a failed deploy would measure failing, not deploying.
+        assert_eq!(result.exit_code, 0, "run {run}: the deploy failed");
         walls.push(result.wall.as_secs_f64());
         per_job.push(requests_per_job);
     }
