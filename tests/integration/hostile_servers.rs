@@ -395,11 +395,10 @@ async fn a_silent_kubernetes_api_times_out_with_a_clear_error() {
     assert!(!silent.requests().is_empty());
 }
 
-/// Item 5, Kubernetes: an API server that echoes the bearer token into its refusal does not
-/// get it printed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
-    let echo = Loopback::start(Arc::new(|request: &str| {
+/// A Kubernetes API server that refuses every request with a 403 `Status` whose message
+/// quotes the request's headers (credentials included).
+async fn kubernetes_api_echoing_headers() -> Loopback {
+    Loopback::start(Arc::new(|request: &str| {
         let status = json!({
             "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
             "code": 403,
@@ -411,7 +410,14 @@ async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
             &status.to_string(),
         ))
     }))
-    .await;
+    .await
+}
+
+/// Item 5, Kubernetes: an API server that echoes the bearer token into its refusal does not
+/// get it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
+    let echo = kubernetes_api_echoing_headers().await;
     let dir = tempfile::tempdir().unwrap();
     let config = kubeconfig(dir.path(), &echo.url());
 
@@ -444,19 +450,7 @@ async fn a_kubernetes_api_echoing_the_token_never_gets_it_printed() {
 async fn a_kubernetes_api_echoing_basic_auth_never_gets_it_printed() {
     // base64("admin:kube-pass-7"), RFC 7617.
     const HEADER_VALUE: &str = "YWRtaW46a3ViZS1wYXNzLTc=";
-    let echo = Loopback::start(Arc::new(|request: &str| {
-        let status = json!({
-            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
-            "code": 403,
-            "message": format!("forbidden for the request with {}", headers_of(request)),
-        });
-        Some(http(
-            "403 Forbidden",
-            "application/json",
-            &status.to_string(),
-        ))
-    }))
-    .await;
+    let echo = kubernetes_api_echoing_headers().await;
     let dir = tempfile::tempdir().unwrap();
     let config = kubeconfig_for_user(
         dir.path(),
